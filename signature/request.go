@@ -1,0 +1,296 @@
+package signature
+
+import (
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// ParseMeetingRequest reads the body that Zoom's meetingsdk-auth-endpoint-
+// sample accepts ({"meetingNumber","role","expirationSeconds",
+// "videoWebRtcMode"}) with the sample's coercion and validation, error texts
+// and order; this package's stricter checks follow the sample's errors. A
+// body with neither meetingNumber nor role gives a Native request, as the
+// sample does. IssuedAt is left for the caller.
+func ParseMeetingRequest(body []byte) (Meeting, error) {
+	fields, err := parseObject(body, "meetingNumber", "role", "expirationSeconds", "videoWebRtcMode")
+	if err != nil {
+		return Meeting{}, err
+	}
+	mnF, roleF, expF, modeF := fields[0], fields[1], fields[2], fields[3]
+
+	var errs, extra Errors
+	m := Meeting{ExpiresIn: DefaultLifetime, Native: !mnF.Exists() && !roleF.Exists()}
+	if mnF.Exists() != roleF.Exists() {
+		errs.add(CodeMissingField, "$schema", "If one of the following properties is present, all or none must be present: meetingNumber, role")
+	}
+	if roleF.Exists() {
+		m.Role = zeroOne(&errs, &extra, CodeInvalidRole, "role", roleF)
+	}
+	if expF.Exists() {
+		m.ExpiresIn = lifetime(&errs, &extra, expF)
+	}
+	if modeF.Exists() {
+		v := zeroOne(&errs, &extra, CodeInvalidField, "videoWebRtcMode", modeF)
+		m.VideoWebRTCMode = &v
+	}
+	if mnF.Exists() {
+		mn, err := MeetingNumberFrom(mnF)
+		if err != nil {
+			extra = append(extra, err.(Errors)...)
+		}
+		m.MeetingNumber = mn
+	}
+	return m, append(errs, extra...).err()
+}
+
+// ParseVideoRequest reads the body that Zoom's videosdk-auth-endpoint-sample
+// accepts, with the sample's rules, as ParseMeetingRequest does.
+func ParseVideoRequest(body []byte) (Video, error) {
+	fields, err := parseObject(body, "role", "sessionName", "expirationSeconds", "userIdentity", "sessionKey",
+		"geoRegions", "cloudRecordingOption", "cloudRecordingElection", "videoWebRtcMode",
+		"audioCompatibleMode", "audioWebRtcMode", "telemetryTrackingId")
+	if err != nil {
+		return Video{}, err
+	}
+	roleF, nameF, expF, idF, keyF, geoF := fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]
+
+	var errs, extra Errors
+	v := Video{ExpiresIn: DefaultLifetime}
+	if !roleF.Exists() {
+		errs.add(CodeMissingField, "role", "Property required, but not present in request body")
+	} else {
+		v.Role = zeroOne(&errs, &extra, CodeInvalidRole, "role", roleF)
+	}
+	if !nameF.Exists() {
+		errs.add(CodeMissingField, "sessionName", "Property required, but not present in request body")
+	} else if s, ok := str(&errs, "sessionName", nameF, 200); ok {
+		v.SessionName = s
+		if s == "" {
+			extra.add(CodeMissingField, "sessionName", "Value must not be empty; send the Video SDK session name")
+		}
+	}
+	if expF.Exists() {
+		v.ExpiresIn = lifetime(&errs, &extra, expF)
+	}
+	if idF.Exists() {
+		if s, ok := str(&errs, "userIdentity", idF, 35); ok {
+			v.UserIdentity = &s
+		}
+	}
+	if keyF.Exists() {
+		if s, ok := str(&errs, "sessionKey", keyF, 36); ok {
+			v.SessionKey = &s
+		}
+	}
+	if geoF.Exists() {
+		v.GeoRegions = geoRegions(&errs, geoF)
+	}
+	opt := func(name string, f gjson.Result) *int {
+		if !f.Exists() {
+			return nil
+		}
+		n := zeroOne(&errs, &extra, CodeInvalidField, name, f)
+		return &n
+	}
+	v.CloudRecordingOption = opt("cloudRecordingOption", fields[6])
+	v.CloudRecordingElection = opt("cloudRecordingElection", fields[7])
+	v.VideoWebRTCMode = opt("videoWebRtcMode", fields[8])
+	compat := opt("audioCompatibleMode", fields[9])
+	v.AudioWebRTCMode = opt("audioWebRtcMode", fields[10])
+	// The sample writes audioWebRtcMode ?? audioCompatibleMode (vsdk-pub-06/07).
+	if v.AudioWebRTCMode == nil || fields[10].Type == gjson.Null {
+		v.AudioWebRTCMode = compat
+	}
+	if t := fields[11]; t.Exists() && t.Type != gjson.Null {
+		if t.Type != gjson.String {
+			// The sample passes any JSON value through; we sign strings only.
+			extra.add(CodeInvalidField, "telemetryTrackingId", "Value "+jsString(t)+" not allowed, must be of type string")
+		} else {
+			s := t.String()
+			v.TelemetryTrackingID = &s
+		}
+	}
+	return v, append(errs, extra...).err()
+}
+
+// MeetingNumberFrom reads a meeting number from a JSON value: a string with
+// optional spaces and dashes, or an integral number, 9 to 11 digits.
+func MeetingNumberFrom(r gjson.Result) (MeetingNumber, error) {
+	switch r.Type {
+	case gjson.String:
+		return ParseMeetingNumber(r.Str)
+	case gjson.Number:
+		return MeetingNumberFromFloat(r.Num)
+	}
+	if !r.Exists() {
+		return MeetingNumber{}, Errors{{Code: CodeInvalidMeetingNumber, Property: "meetingNumber", Reason: "Property required, but not present; the join config must carry the meeting number"}}
+	}
+	return MeetingNumber{}, Errors{badMeetingNumber("meetingNumber", jsString(r))}
+}
+
+// RoleFrom reads a role strictly: the number 0 or 1, or the string "0" or
+// "1". A missing role is 0.
+func RoleFrom(r gjson.Result) (int, error) {
+	switch {
+	case !r.Exists():
+		return 0, nil
+	case r.Type == gjson.Number && (r.Num == 0 || r.Num == 1):
+		return int(r.Num), nil
+	case r.Type == gjson.String && (r.Str == "0" || r.Str == "1"):
+		return int(r.Str[0] - '0'), nil
+	}
+	return 0, Errors{{Code: CodeInvalidRole, Property: "role", Reason: "Value " + jsString(r) + " is not a Zoom role: expected 0 (attendee) or 1 (host)"}}
+}
+
+// parseObject reads the named top-level fields of a JSON object body the way
+// body-parser and JSON.parse do: an empty body is {}, a top-level array is
+// spread into an object, and the last of duplicate keys wins.
+func parseObject(body []byte, names ...string) ([]gjson.Result, error) {
+	out := make([]gjson.Result, len(names))
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return out, nil
+	}
+	if !gjson.ValidBytes(body) {
+		return nil, Errors{{Code: CodeInvalidBody, Property: "body", Reason: "The request body is not valid JSON; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"}}
+	}
+	root := gjson.ParseBytes(body)
+	switch {
+	case root.IsArray():
+		return out, nil // its keys are indexes, which name no field
+	case !root.IsObject():
+		return nil, Errors{{Code: CodeInvalidBody, Property: "body", Reason: "The request body is a JSON " + root.Type.String() + ", not an object; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"}}
+	}
+	root.ForEach(func(k, v gjson.Result) bool {
+		for i, n := range names {
+			if k.Str == n {
+				out[i] = v
+			}
+		}
+		return true
+	})
+	return out, nil
+}
+
+// number applies the sample's coercion: strings go through parseInt, other
+// types are left as they are. ok is false (with the sample's error) when the
+// result is not a number; plain is false when parseInt ignored characters.
+func number(errs *Errors, property string, r gjson.Result) (v float64, ok, plain bool) {
+	switch r.Type {
+	case gjson.Number:
+		return r.Num, true, true
+	case gjson.String:
+		v, plain = parseInt(r.Str)
+		if !math.IsNaN(v) {
+			return v, true, plain
+		}
+	}
+	text := "NaN"
+	if r.Type != gjson.String {
+		text = jsString(r)
+	}
+	errs.add(CodeInvalidField, property, "Value "+text+" not allowed, must be of type number")
+	return 0, false, false
+}
+
+func zeroOne(errs, extra *Errors, code, property string, r gjson.Result) int {
+	v, ok, plain := number(errs, property, r)
+	if !ok {
+		(*errs)[len(*errs)-1].Code = code
+		return 0
+	}
+	if v != 0 && v != 1 {
+		errs.add(code, property, "Value is not valid. Got "+formatJSNumber(v)+", expected 0,1")
+		return 0
+	}
+	if !plain {
+		extra.add(code, property, "Value "+strconv.Quote(r.Str)+" is not a plain number; send 0 or 1")
+	}
+	return int(v)
+}
+
+func lifetime(errs, extra *Errors, r gjson.Result) int64 {
+	v, ok, plain := number(errs, "expirationSeconds", r)
+	if !ok {
+		(*errs)[len(*errs)-1].Code = CodeInvalidExpiration
+		return DefaultLifetime
+	}
+	if v < MinLifetime || v > MaxLifetime {
+		errs.add(CodeInvalidExpiration, "expirationSeconds", "Value must in between 1800 and 172800")
+		return DefaultLifetime
+	}
+	if !plain || v != math.Trunc(v) {
+		extra.add(CodeInvalidExpiration, "expirationSeconds", "Value "+jsString(r)+" is not a whole number of seconds; send an integer from 1800 to 172800")
+	}
+	return int64(v)
+}
+
+func str(errs *Errors, property string, r gjson.Result, limit int) (string, bool) {
+	if r.Type != gjson.String {
+		errs.add(CodeInvalidField, property, "Value "+jsString(r)+" not allowed, must be of type string")
+		return "", false
+	}
+	if n := utf16Len(r.Str); n > limit {
+		errs.add(CodeInvalidField, property, maxLength(n, limit))
+		return "", false
+	}
+	return r.Str, true
+}
+
+func geoRegions(errs *Errors, r gjson.Result) []string {
+	var raw []string
+	switch {
+	case r.Type == gjson.String:
+		raw = strings.Split(r.Str, ",")
+	case r.IsArray():
+		for _, e := range r.Array() {
+			if e.Type != gjson.String {
+				errs.add(CodeInvalidField, "geoRegions", "Value "+jsString(r)+" not allowed, must be a string or an array of strings")
+				return nil
+			}
+			raw = append(raw, e.Str)
+		}
+	default:
+		errs.add(CodeInvalidField, "geoRegions", "Value "+jsString(r)+" not allowed, must be a string or an array of strings")
+		return nil
+	}
+	out := []string{}
+	for _, s := range raw {
+		if s = strings.Join(strings.FieldsFunc(s, isJSSpace), ""); s != "" {
+			out = append(out, s)
+		}
+	}
+	checkGeoRegions(errs, out)
+	return out
+}
+
+// jsString is JavaScript's String(v) for a parsed JSON value, which the
+// sample's error texts print.
+func jsString(r gjson.Result) string {
+	switch r.Type {
+	case gjson.Null:
+		return "null"
+	case gjson.True:
+		return "true"
+	case gjson.False:
+		return "false"
+	case gjson.Number:
+		return formatJSNumber(r.Num)
+	case gjson.String:
+		return r.Str
+	}
+	if r.IsArray() {
+		parts := []string{}
+		for _, e := range r.Array() {
+			if e.Type == gjson.Null {
+				parts = append(parts, "")
+			} else {
+				parts = append(parts, jsString(e))
+			}
+		}
+		return strings.Join(parts, ",")
+	}
+	return "[object Object]"
+}

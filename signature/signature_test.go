@@ -1,0 +1,216 @@
+package signature
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+func TestAppendJSString(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":              `"plain"`,
+		`a"b\c`:              `"a\"b\\c"`,
+		"<&>/\u2028\u2029":   "\"<&>/\u2028\u2029\"",
+		"\b\f\n\r\t\x01\x1f": `"\b\f\n\r\t\u0001\u001f"`,
+		"Café 🚀":             `"Café 🚀"`,
+	} {
+		if got := string(appendJSString(nil, in)); got != want {
+			t.Errorf("appendJSString(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestFormatJSNumber(t *testing.T) {
+	for f, want := range map[float64]string{
+		0: "0", math.Copysign(0, -1): "0", 1: "1", 85746065432: "85746065432", 0.5: "0.5",
+		1e21: "1e+21", 1e-7: "1e-7", math.NaN(): "NaN", -2: "-2",
+	} {
+		if got := formatJSNumber(f); got != want {
+			t.Errorf("formatJSNumber(%v) = %s, want %s", f, got, want)
+		}
+	}
+}
+
+func TestParseInt(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want float64
+		full bool
+	}{
+		{"1", 1, true}, {" 1 ", 1, true}, {"-1", -1, true}, {"1abc", 1, false}, {"0x1f", 31, true},
+		{"1800abc", 1800, false}, {"1.5", 1, false}, {"abc", math.NaN(), false}, {"", math.NaN(), false},
+	} {
+		got, full := parseInt(c.in)
+		if !(got == c.want || math.IsNaN(got) && math.IsNaN(c.want)) || full != c.full {
+			t.Errorf("parseInt(%q) = %v,%v want %v,%v", c.in, got, full, c.want, c.full)
+		}
+	}
+}
+
+func TestMeetingNumbers(t *testing.T) {
+	for _, c := range []struct {
+		json    string
+		want    string
+		numeric bool
+	}{
+		{`"85746065432"`, "85746065432", false},
+		{`"857 4606 5432"`, "85746065432", false},
+		{`"857-4606-5432"`, "85746065432", false},
+		{`" 123456789 "`, "123456789", false},
+		{`85746065432`, "85746065432", true},
+		{`8.5746065432e10`, "85746065432", true},
+		{`123456789`, "123456789", true},
+	} {
+		mn, err := MeetingNumberFrom(gjson.Parse(c.json))
+		if err != nil || mn.Digits != c.want || mn.Numeric != c.numeric {
+			t.Errorf("MeetingNumberFrom(%s) = %+v, %v; want %s numeric=%v", c.json, mn, err, c.want, c.numeric)
+		}
+	}
+	for _, bad := range []string{`"undefined"`, `""`, `"12345678"`, `"123456789012"`, `"12345678a"`, `null`,
+		`true`, `{}`, `[]`, `12345678`, `123456789012`, `123456789.5`, `-123456789`, `"１２３４５６７８９"`} {
+		_, err := MeetingNumberFrom(gjson.Parse(bad))
+		if err == nil {
+			t.Errorf("MeetingNumberFrom(%s) accepted", bad)
+			continue
+		}
+		if e := err.(Errors); e[0].Code != CodeInvalidMeetingNumber || !strings.Contains(e[0].Reason, "9 to 11 digits") {
+			t.Errorf("MeetingNumberFrom(%s) error = %+v", bad, e)
+		}
+	}
+	if _, err := MeetingNumberFrom(gjson.Result{}); err == nil {
+		t.Error("missing meeting number accepted")
+	}
+}
+
+func TestRoleFrom(t *testing.T) {
+	for in, want := range map[string]int{`0`: 0, `1`: 1, `"0"`: 0, `"1"`: 1, `1.0`: 1} {
+		if got, err := RoleFrom(gjson.Parse(in)); err != nil || got != want {
+			t.Errorf("RoleFrom(%s) = %d, %v", in, got, err)
+		}
+	}
+	if got, err := RoleFrom(gjson.Result{}); err != nil || got != 0 {
+		t.Errorf("missing role = %d, %v; want 0", got, err)
+	}
+	for _, bad := range []string{`2`, `-1`, `"2"`, `"1abc"`, `" 1"`, `"host"`, `null`, `true`, `0.5`, `[1]`} {
+		if _, err := RoleFrom(gjson.Parse(bad)); err == nil {
+			t.Errorf("RoleFrom(%s) accepted", bad)
+		}
+	}
+}
+
+// TestStricterThanSample lists what the sample signs and we refuse.
+func TestStricterThanSample(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"meetingNumber":"857 4606 abc","role":0}`:                       "meetingNumber: Value \"857 4606 abc\" is not a Zoom meeting number",
+		`{"meetingNumber":"undefined","role":0}`:                          "is not a Zoom meeting number",
+		`{"meetingNumber":"","role":0}`:                                   "is not a Zoom meeting number",
+		`{"meetingNumber":null,"role":0}`:                                 "Value null is not a Zoom meeting number",
+		`{"meetingNumber":123456789,"role":"1abc"}`:                       `role: Value "1abc" is not a plain number`,
+		`{"meetingNumber":123456789,"role":0,"expirationSeconds":3600.5}`: "whole number",
+		`5`:                     "not an object",
+		`"x"`:                   "not an object",
+		`{"meetingNumber":"1",`: "not valid JSON",
+	} {
+		_, err := ParseMeetingRequest([]byte(body))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseMeetingRequest(%s) = %v; want %q", body, err, want)
+		}
+	}
+}
+
+func TestNativeRequests(t *testing.T) {
+	for _, body := range []string{``, `{}`, `[]`, ` `, `{"expirationSeconds":86400}`} {
+		m, err := ParseMeetingRequest([]byte(body))
+		if err != nil || !m.Native {
+			t.Errorf("ParseMeetingRequest(%q) = %+v, %v; want native", body, m, err)
+		}
+	}
+	m, err := ParseMeetingRequest([]byte(`{"meetingNumber":"123456789","role":0}`))
+	if err != nil || m.Native {
+		t.Fatalf("meeting request parsed as native: %+v %v", m, err)
+	}
+}
+
+func TestSignerRefuses(t *testing.T) {
+	s := mustSigner(t, "key", "secret")
+	mn := MeetingNumber{Digits: "123456789"}
+	for name, m := range map[string]Meeting{
+		"short lifetime": {MeetingNumber: mn, ExpiresIn: 1799},
+		"long lifetime":  {MeetingNumber: mn, ExpiresIn: 172801},
+		"role 2":         {MeetingNumber: mn, Role: 2, ExpiresIn: 7200},
+		"no number":      {ExpiresIn: 7200},
+		"bad mode":       {MeetingNumber: mn, ExpiresIn: 7200, VideoWebRTCMode: new(int(2))},
+	} {
+		if tok, err := s.Meeting(m); err == nil || tok != "" {
+			t.Errorf("%s: got token %q, err %v", name, tok, err)
+		}
+	}
+	if _, err := s.WebSDK1(MeetingNumber{Digits: "undefined"}, 0, 1, false); err == nil {
+		t.Error("websdk1 signed undefined")
+	}
+	if _, err := s.Video(Video{Role: 0, ExpiresIn: 7200}); err == nil {
+		t.Error("video signed an empty session name")
+	}
+	if _, err := NewSigner("", "x"); err == nil {
+		t.Error("empty key accepted")
+	}
+	if _, err := NewSigner("k", ""); err == nil {
+		t.Error("empty secret accepted")
+	}
+}
+
+func TestSignerRedacts(t *testing.T) {
+	s := mustSigner(t, "key", "top-secret-value")
+	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
+		if out := fmt.Sprintf(f, s); strings.Contains(out, "top-secret-value") {
+			t.Errorf("%s leaks the secret: %s", f, out)
+		}
+	}
+}
+
+func BenchmarkMeeting(b *testing.B) {
+	s := mustSigner(b, "aB3dE5gH7jK9mN1pQ3sT5v", "Zx9Cv8Bn7Mm6Ll5Kk4Jj3Hh2Gg1Ff0Dd")
+	m := Meeting{MeetingNumber: MeetingNumber{Digits: "85746065432"}, Role: 1, IssuedAt: 1717171717, ExpiresIn: 7200}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Meeting(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVideo(b *testing.B) {
+	s := mustSigner(b, "VidPubAppKey0000000001", "vS1eC2rE3tP4uB5lI6c7V8i9D0e1O2sD")
+	id := "user123"
+	v := Video{SessionName: "Cool Cars", Role: 1, IssuedAt: 1717171717, ExpiresIn: 7200, UserIdentity: &id}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Video(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWebSDK1(b *testing.B) {
+	s := mustSigner(b, "Lg4cY_aPiKeY-pUb01xyzA", "r4nD0mL3g4cYs3cR3tPuBl1cAbCdEfGhIjKl")
+	mn := MeetingNumber{Digits: "85746065432"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.WebSDK1(mn, 0, 1717171687123, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseMeetingRequest(b *testing.B) {
+	body := []byte(`{"meetingNumber":"85746065432","role":1,"expirationSeconds":3600}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseMeetingRequest(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

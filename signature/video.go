@@ -1,0 +1,134 @@
+package signature
+
+import (
+	"strconv"
+	"strings"
+)
+
+// GeoRegions are the Video SDK's allowed data-centre regions.
+var GeoRegions = []string{"AU", "BR", "CA", "CN", "DE", "HK", "IN", "JP", "MX", "NL", "SG", "US"}
+
+// Video holds the claims of a Video SDK JWT. Nil pointers and empty
+// optional strings are left out of the payload, as the sample does.
+type Video struct {
+	SessionName string
+	Role        int
+	IssuedAt    int64 // Unix seconds
+	ExpiresIn   int64 // seconds
+
+	UserIdentity           *string
+	SessionKey             *string
+	GeoRegions             []string // cleaned region codes
+	CloudRecordingOption   *int
+	CloudRecordingElection *int
+	TelemetryTrackingID    *string
+	VideoWebRTCMode        *int
+	AudioWebRTCMode        *int
+}
+
+// Video mints a Video SDK JWT with the sample's payload key order.
+func (s *Signer) Video(v Video) (string, error) {
+	var errs Errors
+	checkZeroOne(&errs, CodeInvalidRole, "role", v.Role)
+	if v.SessionName == "" {
+		errs.add(CodeMissingField, "sessionName", "Value must not be empty; send the Video SDK session name")
+	} else if n := utf16Len(v.SessionName); n > 200 {
+		errs.add(CodeInvalidField, "sessionName", maxLength(n, 200))
+	}
+	checkLifetime(&errs, v.ExpiresIn)
+	if v.UserIdentity != nil && utf16Len(*v.UserIdentity) > 35 {
+		errs.add(CodeInvalidField, "userIdentity", maxLength(utf16Len(*v.UserIdentity), 35))
+	}
+	if v.SessionKey != nil && utf16Len(*v.SessionKey) > 36 {
+		errs.add(CodeInvalidField, "sessionKey", maxLength(utf16Len(*v.SessionKey), 36))
+	}
+	if v.GeoRegions != nil {
+		checkGeoRegions(&errs, v.GeoRegions)
+	}
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{
+		{"cloudRecordingOption", v.CloudRecordingOption},
+		{"cloudRecordingElection", v.CloudRecordingElection},
+		{"videoWebRtcMode", v.VideoWebRTCMode},
+		{"audioWebRtcMode", v.AudioWebRTCMode},
+	} {
+		if f.v != nil {
+			checkZeroOne(&errs, CodeInvalidField, f.name, *f.v)
+		}
+	}
+	if err := errs.err(); err != nil {
+		return "", err
+	}
+
+	var arr [512]byte
+	p := append(arr[:0], `{"app_key":`...)
+	p = appendJSString(p, s.key)
+	p = append(p, `,"role_type":`...)
+	p = strconv.AppendInt(p, int64(v.Role), 10)
+	p = append(p, `,"tpc":`...)
+	p = appendJSString(p, v.SessionName)
+	p = append(p, `,"version":1,"iat":`...)
+	p = strconv.AppendInt(p, v.IssuedAt, 10)
+	p = append(p, `,"exp":`...)
+	p = strconv.AppendInt(p, v.IssuedAt+v.ExpiresIn, 10)
+	p = appendOptString(p, "user_identity", v.UserIdentity)
+	p = appendOptString(p, "session_key", v.SessionKey)
+	if v.GeoRegions != nil {
+		p = append(p, `,"geo_regions":`...)
+		p = appendJSString(p, strings.Join(v.GeoRegions, ","))
+	}
+	p = appendOptInt(p, "cloud_recording_option", v.CloudRecordingOption)
+	p = appendOptInt(p, "cloud_recording_election", v.CloudRecordingElection)
+	p = appendOptString(p, "telemetry_tracking_id", v.TelemetryTrackingID)
+	p = appendOptInt(p, "video_webrtc_mode", v.VideoWebRTCMode)
+	p = appendOptInt(p, "audio_webrtc_mode", v.AudioWebRTCMode)
+	p = append(p, '}')
+	return s.jwt(p), nil
+}
+
+func maxLength(got, limit int) string {
+	return "Value exceed max length. Got " + strconv.Itoa(got) + ", expected less than or equal to " + strconv.Itoa(limit)
+}
+
+func checkGeoRegions(errs *Errors, regions []string) {
+	ok := len(regions) > 0
+	for _, r := range regions {
+		if !contains(GeoRegions, r) {
+			ok = false
+		}
+	}
+	if !ok {
+		errs.add(CodeInvalidField, "geoRegions", "One or more value(s) not allowed. Got ("+strings.Join(regions, ",")+"), expected ("+strings.Join(GeoRegions, ",")+")")
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func appendOptString(p []byte, key string, v *string) []byte {
+	if v == nil {
+		return p
+	}
+	p = append(p, ',', '"')
+	p = append(p, key...)
+	p = append(p, '"', ':')
+	return appendJSString(p, *v)
+}
+
+func appendOptInt(p []byte, key string, v *int) []byte {
+	if v == nil {
+		return p
+	}
+	p = append(p, ',', '"')
+	p = append(p, key...)
+	p = append(p, '"', ':')
+	return strconv.AppendInt(p, int64(*v), 10)
+}
