@@ -1,47 +1,16 @@
 package signature
 
 import (
+	"github.com/zoomsig/caddy-zoom-signature/internal/jsonstr"
 	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
-// appendJSString appends s as JavaScript's JSON.stringify writes it: only
-// '"', '\' and C0 controls are escaped, everything else stays raw UTF-8.
-// encoding/json would also escape <, >, & and U+2028/9, which changes the
-// token bytes (vector vsdk-pub-04).
-func appendJSString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendJSString appends s as JSON.stringify writes it (vector vsdk-pub-04
+// catches encoding/json's extra escapes).
+func appendJSString(b []byte, s string) []byte { return jsonstr.Append(b, s) }
 
 // formatJSNumber formats f as JavaScript's Number.prototype.toString does
 // for the values that matter here: integers print without exponent below

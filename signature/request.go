@@ -13,7 +13,8 @@ import (
 // "videoWebRtcMode"}) with the sample's coercion and validation, error texts
 // and order; this package's stricter checks follow the sample's errors. A
 // body with neither meetingNumber nor role gives a Native request, as the
-// sample does. IssuedAt is left for the caller.
+// sample does. IssuedAt is left for the caller, and so is ExpiresIn when the
+// body has no expirationSeconds (it is 0 then; the sample uses 7200).
 func ParseMeetingRequest(body []byte) (Meeting, error) {
 	fields, err := parseObject(body, "meetingNumber", "role", "expirationSeconds", "videoWebRtcMode")
 	if err != nil {
@@ -22,7 +23,7 @@ func ParseMeetingRequest(body []byte) (Meeting, error) {
 	mnF, roleF, expF, modeF := fields[0], fields[1], fields[2], fields[3]
 
 	var errs, extra Errors
-	m := Meeting{ExpiresIn: DefaultLifetime, Native: !mnF.Exists() && !roleF.Exists()}
+	m := Meeting{Native: !mnF.Exists() && !roleF.Exists()}
 	if mnF.Exists() != roleF.Exists() {
 		errs.add(CodeMissingField, "$schema", "If one of the following properties is present, all or none must be present: meetingNumber, role")
 	}
@@ -47,7 +48,8 @@ func ParseMeetingRequest(body []byte) (Meeting, error) {
 }
 
 // ParseVideoRequest reads the body that Zoom's videosdk-auth-endpoint-sample
-// accepts, with the sample's rules, as ParseMeetingRequest does.
+// accepts, with the sample's rules, as ParseMeetingRequest does; ExpiresIn
+// is 0 when the body has none.
 func ParseVideoRequest(body []byte) (Video, error) {
 	fields, err := parseObject(body, "role", "sessionName", "expirationSeconds", "userIdentity", "sessionKey",
 		"geoRegions", "cloudRecordingOption", "cloudRecordingElection", "videoWebRtcMode",
@@ -58,7 +60,7 @@ func ParseVideoRequest(body []byte) (Video, error) {
 	roleF, nameF, expF, idF, keyF, geoF := fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]
 
 	var errs, extra Errors
-	v := Video{ExpiresIn: DefaultLifetime}
+	var v Video
 	if !roleF.Exists() {
 		errs.add(CodeMissingField, "role", "Property required, but not present in request body")
 	} else {

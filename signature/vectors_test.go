@@ -144,6 +144,9 @@ func TestMeetingVectors(t *testing.T) {
 				t.Fatal(err)
 			}
 			m.IssuedAt = v.Input.NowMS / 1000
+			if m.ExpiresIn == 0 {
+				m.ExpiresIn = DefaultLifetime
+			}
 			got, err := s.Meeting(m)
 			if err != nil {
 				t.Fatal(err)
@@ -215,6 +218,9 @@ func TestVideoVectors(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.IssuedAt = v.Input.NowMS / 1000
+			if req.ExpiresIn == 0 {
+				req.ExpiresIn = DefaultLifetime
+			}
 			got, err := s.Video(req)
 			if err != nil {
 				t.Fatal(err)

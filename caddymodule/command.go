@@ -1,0 +1,390 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zoomsig/caddy-zoom-signature/inspect"
+	"github.com/zoomsig/caddy-zoom-signature/signature"
+)
+
+// Exit statuses of the CLI.
+const (
+	exitOK       = 0
+	exitFindings = 1 // inspect found an error-level problem
+	exitBadInput = 2
+)
+
+const signLong = `
+Mints a Zoom SDK signature, byte for byte as Zoom's sample auth endpoints do.
+
+The SDK key comes from --sdk-key or $ZOOM_SDK_KEY. The secret comes from
+--secret-file or $ZOOM_SDK_SECRET; it is never taken as a flag value, so it
+stays out of shell history and process lists.
+
+The request is either --body, the exact JSON body Zoom's sample endpoint
+accepts ("-" reads it from stdin), or built from --meeting, --role,
+--expires-in, --session-name and the other flags.
+
+--issued-at is a Unix time in seconds (milliseconds allowed as a fraction)
+used as it is: it becomes iat for the JWTs, and round-down(T*1000) is the
+websdk1 timestamp. Without it, the current time back-dated by --backdate.
+
+Bad input exits with status 2 and lists every problem on stderr.
+`
+
+const inspectLong = `
+Decodes a Meeting SDK JWT, a Video SDK JWT or a legacy Web SDK 1.x signature,
+prints its header and claims with readable times, and lists each problem with
+a stable code, its cause and its fix.
+
+Pass the token as the argument, or "-" to read it from stdin. The optional
+context makes more checks possible: --secret-file (or $ZOOM_SDK_SECRET)
+checks the HMAC; --sdk-key, --meeting and --role compare with what the join
+will use; --zak-present says the join carries a ZAK; --at judges the times
+at a Unix time instead of now.
+
+Exits with status 1 if any finding is an error, 2 on bad usage.
+`
+
+func signCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sign [--sdk meeting|video|websdk1] [--body JSON|-] [--meeting N] [--role 0|1] [--issued-at T] [--json]",
+		Short: "Mints a Zoom SDK signature",
+		Long:  signLong,
+		Args:  cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.String("sdk", "meeting", "signature format: meeting, video or websdk1")
+	f.String("sdk-key", "", "SDK key (client ID); default $ZOOM_SDK_KEY")
+	f.String("secret-file", "", "file holding the SDK secret; default $ZOOM_SDK_SECRET")
+	f.String("body", "", `the sample endpoint's JSON request body, or "-" for stdin`)
+	f.String("meeting", "", "meeting number (meeting, websdk1)")
+	f.String("role", "", "0 (attendee) or 1 (host)")
+	f.String("expires-in", "", "token lifetime: seconds or a duration such as 2h (default 2h)")
+	f.String("session-name", "", "Video SDK session name")
+	f.String("user-identity", "", "Video SDK user identity")
+	f.String("session-key", "", "Video SDK session key")
+	f.String("video-webrtc-mode", "", "0 or 1")
+	f.String("issued-at", "", "Unix time in seconds (fractions to milliseconds); used as-is")
+	f.Duration("backdate", 30*time.Second, "back-dating of the current time when --issued-at is not set")
+	f.Bool("urlsafe", false, "websdk1: base64url without padding (PHP flavour)")
+	f.Bool("json", false, "print the sample endpoint's response body")
+	cmd.RunE = exitWith(runSign)
+	return cmd
+}
+
+func inspectCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "inspect <token|-> [--secret-file F] [--sdk-key K] [--meeting N] [--role 0|1] [--zak-present] [--at T] [--json]",
+		Short: "Decodes a Zoom SDK signature and names what is wrong with it",
+		Long:  inspectLong,
+		Args:  cobra.ExactArgs(1),
+	}
+	f := cmd.Flags()
+	f.String("secret-file", "", "file holding the SDK secret, to check the HMAC; default $ZOOM_SDK_SECRET")
+	f.String("sdk-key", "", "SDK key the join uses")
+	f.String("meeting", "", "meeting number (or Video SDK session name) the join uses")
+	f.String("role", "", "role the join uses")
+	f.Bool("zak-present", false, "the join carries a ZAK")
+	f.String("at", "", "judge the times at this Unix time (default now)")
+	f.Bool("json", false, "machine-readable output")
+	cmd.RunE = exitWith(runInspect)
+	return cmd
+}
+
+// exitWith turns a run function's status into the process exit status.
+// caddycmd only passes statuses above 1 through its own error type, and
+// inspect needs 1, so the status is applied here.
+func exitWith(run func(*cobra.Command, []string) int) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if code := run(cmd, args); code != exitOK {
+			os.Exit(code)
+		}
+		return nil
+	}
+}
+
+func runSign(cmd *cobra.Command, _ []string) int {
+	f := cmd.Flags()
+	stderr := cmd.ErrOrStderr()
+	fail := func(err error) int {
+		var errs signature.Errors
+		if errors.As(err, &errs) {
+			for _, p := range errs {
+				fmt.Fprintf(stderr, "%s: %s (%s)\n", p.Property, p.Reason, p.Code)
+			}
+		} else {
+			fmt.Fprintln(stderr, "error:", err)
+		}
+		return exitBadInput
+	}
+
+	key, secret, err := credentials(cmd, true)
+	if err != nil {
+		return fail(err)
+	}
+	s, err := signature.NewSigner(key, secret)
+	if err != nil {
+		return fail(err)
+	}
+	body, err := signBody(cmd)
+	if err != nil {
+		return fail(err)
+	}
+	nowMS, err := issuedAtMillis(cmd)
+	if err != nil {
+		return fail(err)
+	}
+
+	sdk, _ := f.GetString("sdk")
+	var token string
+	switch sdk {
+	case "meeting":
+		m, err := signature.ParseMeetingRequest(body)
+		if err != nil {
+			return fail(err)
+		}
+		m.IssuedAt = floorDiv(nowMS, 1000)
+		m.ExpiresIn = orDefault(m.ExpiresIn)
+		token, err = s.Meeting(m)
+		if err != nil {
+			return fail(err)
+		}
+	case "video":
+		v, err := signature.ParseVideoRequest(body)
+		if err != nil {
+			return fail(err)
+		}
+		v.IssuedAt = floorDiv(nowMS, 1000)
+		v.ExpiresIn = orDefault(v.ExpiresIn)
+		if token, err = s.Video(v); err != nil {
+			return fail(err)
+		}
+	case "websdk1":
+		m, err := signature.ParseMeetingRequest(body)
+		if err == nil && m.Native {
+			err = errors.New("websdk1 signatures need a meeting number and a role; pass --meeting and --role")
+		}
+		if err != nil {
+			return fail(err)
+		}
+		urlSafe, _ := f.GetBool("urlsafe")
+		if token, err = s.WebSDK1(m.MeetingNumber, m.Role, nowMS, urlSafe); err != nil {
+			return fail(err)
+		}
+	default:
+		return fail(fmt.Errorf("unknown --sdk %q; use meeting, video or websdk1", sdk))
+	}
+
+	out := cmd.OutOrStdout()
+	if asJSON, _ := f.GetBool("json"); asJSON {
+		resp := struct {
+			Signature string `json:"signature"`
+			SDKKey    string `json:"sdkKey,omitempty"`
+		}{Signature: token}
+		if sdk == "meeting" {
+			resp.SDKKey = key
+		}
+		enc := json.NewEncoder(out)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(resp)
+		return exitOK
+	}
+	fmt.Fprintln(out, token)
+	return exitOK
+}
+
+// signBody returns --body, or a body built from the per-field flags.
+func signBody(cmd *cobra.Command) ([]byte, error) {
+	f := cmd.Flags()
+	fields := []struct{ flag, name string }{
+		{"meeting", "meetingNumber"}, {"role", "role"}, {"expires-in", "expirationSeconds"},
+		{"session-name", "sessionName"}, {"user-identity", "userIdentity"},
+		{"session-key", "sessionKey"}, {"video-webrtc-mode", "videoWebRtcMode"},
+	}
+	body, _ := f.GetString("body")
+	if body != "" {
+		for _, fl := range fields {
+			if f.Changed(fl.flag) {
+				return nil, fmt.Errorf("--%s cannot be combined with --body; put %s in the body instead", fl.flag, fl.name)
+			}
+		}
+		if body == "-" {
+			b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+			if err != nil {
+				return nil, fmt.Errorf("reading the body from stdin: %w", err)
+			}
+			return b, nil
+		}
+		return []byte(body), nil
+	}
+	obj := map[string]any{}
+	for _, fl := range fields {
+		if !f.Changed(fl.flag) {
+			continue
+		}
+		v, _ := f.GetString(fl.flag)
+		switch fl.flag {
+		case "role", "video-webrtc-mode":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("--%s %q is not a number; use 0 or 1", fl.flag, v)
+			}
+			obj[fl.name] = n
+		case "expires-in":
+			secs, err := parseSeconds(v)
+			if err != nil {
+				return nil, err
+			}
+			obj[fl.name] = secs
+		default:
+			obj[fl.name] = v
+		}
+	}
+	return json.Marshal(obj)
+}
+
+func parseSeconds(v string) (int64, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return n, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("--expires-in %q is neither seconds nor a duration such as 2h", v)
+	}
+	return int64(d / time.Second), nil
+}
+
+// issuedAtMillis is --issued-at, or now minus --backdate, in milliseconds.
+func issuedAtMillis(cmd *cobra.Command) (int64, error) {
+	f := cmd.Flags()
+	if v, _ := f.GetString("issued-at"); v != "" {
+		return parseUnixMillis("--issued-at", v)
+	}
+	back, _ := f.GetDuration("backdate")
+	if back < 0 {
+		return 0, fmt.Errorf("--backdate %s is negative; a token issued in the future is refused by Zoom", back)
+	}
+	return time.Now().Add(-back).UnixMilli(), nil
+}
+
+// parseUnixMillis reads "1717171717" or "1717171717.123" exactly, without
+// going through a float.
+func parseUnixMillis(flag, v string) (int64, error) {
+	whole, frac, _ := strings.Cut(v, ".")
+	sec, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || sec < 0 || len(frac) > 3 || strings.Trim(frac, "0123456789") != "" {
+		return 0, fmt.Errorf("%s %q is not a Unix time in seconds with at most 3 decimals (e.g. 1717171717.123)", flag, v)
+	}
+	ms, _ := strconv.ParseInt((frac + "000")[:3], 10, 64)
+	return sec*1000 + ms, nil
+}
+
+// orDefault is the sample's lifetime when the request named none.
+func orDefault(seconds int64) int64 {
+	if seconds == 0 {
+		return signature.DefaultLifetime
+	}
+	return seconds
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// credentials reads the SDK key and the secret. The secret comes from a
+// file or the environment only; a trailing newline, as editors leave it, is
+// removed the way Caddy's {file.*} placeholder does.
+func credentials(cmd *cobra.Command, needKey bool) (key, secret string, err error) {
+	f := cmd.Flags()
+	key, _ = f.GetString("sdk-key")
+	if key == "" {
+		key = os.Getenv("ZOOM_SDK_KEY")
+	}
+	if needKey && key == "" {
+		return "", "", errors.New("no SDK key: pass --sdk-key or set ZOOM_SDK_KEY")
+	}
+	if path, _ := f.GetString("secret-file"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", "", fmt.Errorf("reading the secret file: %w", err)
+		}
+		secret = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if secret == "" {
+			return "", "", fmt.Errorf("the secret file %s is empty", path)
+		}
+		return key, secret, nil
+	}
+	secret = os.Getenv("ZOOM_SDK_SECRET")
+	if needKey && secret == "" {
+		return "", "", errors.New("no SDK secret: pass --secret-file or set ZOOM_SDK_SECRET")
+	}
+	return key, secret, nil
+}
+
+func runInspect(cmd *cobra.Command, args []string) int {
+	f := cmd.Flags()
+	stderr := cmd.ErrOrStderr()
+	token := args[0]
+	if token == "-" {
+		b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+		if err != nil {
+			fmt.Fprintln(stderr, "error: reading the token from stdin:", err)
+			return exitBadInput
+		}
+		token = string(b)
+	}
+	_, secret, err := credentials(cmd, false)
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return exitBadInput
+	}
+	o := inspect.Options{Secret: secret}
+	o.SDKKey, _ = f.GetString("sdk-key")
+	o.MeetingNumber, _ = f.GetString("meeting")
+	o.ZAKPresent, _ = f.GetBool("zak-present")
+	if v, _ := f.GetString("role"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || (n != 0 && n != 1) {
+			fmt.Fprintf(stderr, "error: --role %q must be 0 or 1\n", v)
+			return exitBadInput
+		}
+		o.Role = &n
+	}
+	if v, _ := f.GetString("at"); v != "" {
+		ms, err := parseUnixMillis("--at", v)
+		if err != nil {
+			fmt.Fprintln(stderr, "error:", err)
+			return exitBadInput
+		}
+		o.At = time.UnixMilli(ms)
+	}
+
+	r := inspect.Inspect(token, o)
+	out := cmd.OutOrStdout()
+	if asJSON, _ := f.GetBool("json"); asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(r)
+	} else {
+		_ = r.WriteText(out)
+	}
+	if r.HasErrors() {
+		return exitFindings
+	}
+	return exitOK
+}

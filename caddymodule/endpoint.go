@@ -1,0 +1,211 @@
+package caddymodule
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/zoomsig/caddy-zoom-signature/internal/jsonstr"
+	"github.com/zoomsig/caddy-zoom-signature/signature"
+)
+
+// serveEndpoint answers like Zoom's sample auth endpoints (same request
+// fields, same {"signature","sdkKey"} response, same error shape), but only
+// for signed-in users, within the meetings scope and the host policy.
+func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
+	t := h.startTimer()
+	defer t.observe()
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+
+	// Preflights come without credentials, so CORS is settled before
+	// authentication.
+	done, f := h.cors(w, r)
+	if f != nil {
+		return h.writeRefusal(w, r, f)
+	}
+	if done {
+		return nil
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST, OPTIONS")
+		return h.writeRefusal(w, r, refuse(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method",
+			r.Method+" is not allowed; POST the request body as JSON"))
+	}
+	if _, f := h.identify(repl); f != nil {
+		return h.writeRefusal(w, r, f)
+	}
+	body, f := h.readBody(w, r)
+	if f != nil {
+		return h.writeRefusal(w, r, f)
+	}
+	token, f := h.signRequest(repl, body)
+	if f != nil {
+		return h.writeRefusal(w, r, f)
+	}
+
+	out := append(make([]byte, 0, len(token)+64), `{"signature":`...)
+	out = jsonstr.Append(out, token)
+	if h.SDK == sdkMeeting {
+		out = append(out, `,"sdkKey":`...)
+		out = jsonstr.Append(out, h.signer.Key())
+	}
+	out = append(out, '}')
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json; charset=utf-8")
+	hdr.Set("Content-Length", strconv.Itoa(len(out)))
+	hdr.Set("Cache-Control", "no-store, private")
+	addVary(hdr, "Cookie", "Authorization")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(out)
+	repl.Set(phResult, resultSigned)
+	return err
+}
+
+// readBody reads at most max_body bytes. The body is parsed as JSON
+// whatever its Content-Type says: the sample silently ignores text/plain
+// bodies (fetch's default), which is how "undefined" got signed.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *refusal) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, refuse(http.StatusRequestEntityTooLarge, codeBodyTooLarge, "body",
+			"the request body is larger than max_body ("+strconv.FormatInt(h.MaxBody, 10)+" bytes); send only the signing fields")
+	case err != nil:
+		return nil, refuse(http.StatusBadRequest, signature.CodeInvalidBody, "body", "the request body could not be read; send it again")
+	}
+	return body, nil
+}
+
+// signRequest validates a sample-shaped request body, applies the policy
+// and mints the signature.
+func (h *Handler) signRequest(repl *caddy.Replacer, body []byte) (string, *refusal) {
+	if h.SDK == sdkVideo {
+		v, err := signature.ParseVideoRequest(body)
+		if err != nil {
+			return "", badRequest(err)
+		}
+		if !h.inScope(v.SessionName) {
+			return "", h.outOfScope(v.SessionName)
+		}
+		role, f := h.grantRole(repl, v.Role)
+		if f != nil {
+			return "", f
+		}
+		v.Role = role
+		if v.ExpiresIn, f = h.requestedLifetime(v.ExpiresIn); f != nil {
+			return "", f
+		}
+		token, f := h.mintVideo(v)
+		if f == nil {
+			h.signed(repl, role, v.SessionName)
+		}
+		return token, f
+	}
+
+	m, err := signature.ParseMeetingRequest(body)
+	if err != nil {
+		return "", badRequest(err)
+	}
+	if m.Native {
+		return "", refuse(http.StatusBadRequest, codeMeetingMissing, "meetingNumber",
+			`the request has neither meetingNumber nor role; send {"meetingNumber":"85746065432","role":0} as a JSON body (web joins need both, and this endpoint never signs native-SDK tokens)`)
+	}
+	if !h.inScope(m.MeetingNumber.Digits) {
+		return "", h.outOfScope(m.MeetingNumber.Digits)
+	}
+	role, f := h.grantRole(repl, m.Role)
+	if f != nil {
+		return "", f
+	}
+	expires, f := h.requestedLifetime(m.ExpiresIn)
+	if f != nil {
+		return "", f
+	}
+	if m.VideoWebRTCMode != nil && h.SDK == sdkMeeting {
+		// Only the JWT carries video_webrtc_mode; mint it through the signer
+		// directly to keep the sample's claim.
+		token, err := h.signer.Meeting(signature.Meeting{MeetingNumber: m.MeetingNumber, Role: role,
+			IssuedAt: h.issuedAtMillis() / 1000, ExpiresIn: expires, VideoWebRTCMode: m.VideoWebRTCMode})
+		if err != nil {
+			return "", badRequest(err)
+		}
+		h.signed(repl, role, m.MeetingNumber.Digits)
+		return token, nil
+	}
+	token, f := h.mintMeeting(m.MeetingNumber, role, expires)
+	if f == nil {
+		h.signed(repl, role, m.MeetingNumber.Digits)
+	}
+	return token, f
+}
+
+// requestedLifetime is the client's expirationSeconds, bounded by expires;
+// 0 (not asked) gives expires.
+func (h *Handler) requestedLifetime(asked int64) (int64, *refusal) {
+	switch {
+	case asked == 0:
+		return h.lifetime(), nil
+	case asked > h.lifetime():
+		return 0, refuse(http.StatusForbidden, codeExpirationNotAllowed, "expirationSeconds",
+			"expirationSeconds "+strconv.FormatInt(asked, 10)+" is longer than this route allows ("+strconv.FormatInt(h.lifetime(), 10)+"); ask for less or raise expires")
+	}
+	return asked, nil
+}
+
+func badRequest(err error) *refusal {
+	errs, ok := err.(signature.Errors)
+	if !ok || len(errs) == 0 {
+		errs = signature.Errors{{Code: signature.CodeInvalidBody, Property: "body", Reason: err.Error()}}
+	}
+	return &refusal{status: http.StatusBadRequest, problems: errs}
+}
+
+// cors applies the cors_origins allowlist. It answers preflights itself
+// (done) and refuses requests from any other foreign origin, since the
+// endpoint may be authenticated by cookies.
+func (h *Handler) cors(w http.ResponseWriter, r *http.Request) (done bool, f *refusal) {
+	origin := r.Header.Get("Origin")
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	if origin == "" {
+		if preflight {
+			return false, refuse(http.StatusForbidden, codeOriginNotAllowed, "origin", "a preflight without an Origin header cannot be answered")
+		}
+		return false, nil
+	}
+	hdr := w.Header()
+	addVary(hdr, "Origin")
+	allowed := slices.Contains(h.CORSOrigins, origin)
+	if !allowed && (preflight || origin != requestOrigin(r)) {
+		return false, refuse(http.StatusForbidden, codeOriginNotAllowed, "origin",
+			"the origin "+origin+" may not call this endpoint; add it to cors_origins")
+	}
+	if allowed {
+		hdr.Set("Access-Control-Allow-Origin", origin)
+		hdr.Set("Access-Control-Allow-Credentials", "true")
+	}
+	if !preflight {
+		return false, nil
+	}
+	hdr.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	if reqHdr := r.Header.Get("Access-Control-Request-Headers"); reqHdr != "" {
+		hdr.Set("Access-Control-Allow-Headers", reqHdr)
+		addVary(hdr, "Access-Control-Request-Headers")
+	}
+	hdr.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true, nil
+}
+
+// requestOrigin is the origin the request was sent to, for the same-origin
+// check.
+func requestOrigin(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
+}

@@ -1,0 +1,86 @@
+package caddymodule
+
+import (
+	"errors"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The collectors exist once per process and are registered into each config
+// load's registry, so counters stay monotonic across reloads and a second
+// handler instance does not panic (the reverse_proxy and caddy-ratelimit
+// pattern).
+var (
+	metricSignatures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "zoom_signature", Name: "signatures_total",
+		Help: "Signatures minted, by SDK format and role.",
+	}, []string{"sdk", "role"})
+	metricRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "zoom_signature", Name: "refusals_total",
+		Help: "Requests answered with an error instead of a signature, by code.",
+	}, []string{"code"})
+	metricPassThrough = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "zoom_signature", Name: "passthrough_total",
+		Help: "Backend responses passed through unsigned, by reason (head, status, not_json, empty).",
+	}, []string{"reason"})
+	metricDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "caddy", Subsystem: "zoom_signature", Name: "handler_duration_seconds",
+		Help:    "Time spent inside the handler itself, excluding the next handler, by mode.",
+		Buckets: []float64{2e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2},
+	}, []string{"mode"})
+
+	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricDuration}
+)
+
+func registerMetrics(ctx caddy.Context) error {
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return nil
+	}
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func metricRefusal(code string) { metricRefusals.WithLabelValues(code).Inc() }
+
+// signed records a minted signature in the placeholders and the metrics.
+func (h *Handler) signed(repl *caddy.Replacer, role int, meeting string) {
+	repl.Set(phRole, role)
+	repl.Set(phMeetingNumber, meeting)
+	h.minted[role&1].Inc()
+}
+
+// passed records a response that was not a join config to sign.
+func (h *Handler) passed(repl *caddy.Replacer, reason string) {
+	repl.Set(phResult, resultPassed)
+	repl.Set(phCode, reason)
+	metricPassThrough.WithLabelValues(reason).Inc()
+	if reason == passNotJSON {
+		h.logger.Warn("a 2xx response on a join-config route is not JSON, so it was passed through unsigned; check the route's matcher or the backend's Content-Type")
+	}
+}
+
+// timer measures the handler's own time, leaving out the next handler.
+type timer struct {
+	obs     prometheus.Observer
+	start   time.Time
+	elapsed time.Duration
+}
+
+func (h *Handler) startTimer() *timer { return &timer{obs: h.duration, start: time.Now()} }
+
+func (t *timer) pause()  { t.elapsed += time.Since(t.start) }
+func (t *timer) resume() { t.start = time.Now() }
+func (t *timer) observe() {
+	t.elapsed += time.Since(t.start)
+	t.obs.Observe(t.elapsed.Seconds())
+}

@@ -1,0 +1,357 @@
+// Package caddymodule is the Caddy glue of caddy-zoom-signature: the
+// http.handlers.zoom_signature handler, its Caddyfile directive, and the
+// `caddy zoom-signature` commands. The signing, inspection and JSON editing
+// live in packages that import no Caddy.
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/zoomsig/caddy-zoom-signature/joinconfig"
+	"github.com/zoomsig/caddy-zoom-signature/signature"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+	httpcaddyfile.RegisterHandlerDirective("zoom_signature", parseCaddyfile)
+	// After templates: behind basic_auth and forward_auth, so the identity
+	// exists; inside encode, so we see plain bytes; before reverse_proxy and
+	// respond, which we wrap.
+	httpcaddyfile.RegisterDirectiveOrder("zoom_signature", httpcaddyfile.After, "templates")
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "zoom-signature",
+		Usage: "sign|inspect",
+		Short: "Mints or inspects Zoom SDK signatures",
+		Long: `
+Mints Zoom SDK signatures (sign) or takes one apart and names what is wrong
+with it (inspect). Run "caddy zoom-signature <command> --help" for details.
+`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.AddCommand(signCommand(), inspectCommand())
+		},
+	})
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler       = (*Handler)(nil)
+)
+
+// SDK formats and modes.
+const (
+	sdkMeeting = "meeting"
+	sdkVideo   = "video"
+	sdkWebSDK1 = "websdk1"
+
+	modeInject   = "inject"
+	modeEndpoint = "endpoint"
+
+	hostDeny      = "deny"
+	hostDowngrade = "downgrade"
+
+	scopeAny = "any"
+)
+
+// Limits on the token lifetime that the handler accepts in its config.
+const (
+	minExpires = 30 * time.Minute
+	maxExpires = 48 * time.Hour
+)
+
+// Handler adds a freshly minted Zoom SDK signature to a join config, after
+// checking who is asking and what they may have.
+//
+// In inject mode (the default) it wraps the handler that produces the join
+// config, usually reverse_proxy: the backend decides the meeting and the
+// role, and the handler writes signature (and sdkKey) into its JSON
+// response. In endpoint mode it answers requests itself, as a drop-in for
+// Zoom's sample auth endpoints, bound by the meetings scope.
+type Handler struct {
+	// Signature format: "meeting" (Meeting SDK JWT, the default), "video"
+	// (Video SDK JWT) or "websdk1" (legacy Web SDK 1.x, refused by Web SDK
+	// 2.7 and later; only for migrating old frontends).
+	SDK string `json:"sdk,omitempty"`
+
+	// The SDK key (client ID). Placeholders such as {env.ZOOM_SDK_KEY} are
+	// resolved once, when the config loads.
+	SDKKey string `json:"sdk_key,omitempty"`
+
+	// The SDK secret. Use a placeholder, {env.ZOOM_SDK_SECRET} or
+	// {file./run/secrets/zoom_sdk_secret}, resolved once when the config
+	// loads, so that the secret is not in the config itself. It is never
+	// logged or echoed.
+	SDKSecret string `json:"sdk_secret,omitempty"`
+
+	// "inject" (default) rewrites the next handler's JSON response;
+	// "endpoint" answers POST requests like Zoom's sample endpoints.
+	Mode string `json:"mode,omitempty"`
+
+	// The placeholder that names the user, filled by an earlier auth
+	// handler. Default: {http.auth.user.id} (basic_auth and other
+	// authentication providers). With forward_auth, name the copied header,
+	// e.g. {http.request.header.Remote-User}. Empty means unauthenticated.
+	Identity string `json:"identity,omitempty"`
+
+	// Sign for requests without an identity. Off by default; a warning is
+	// logged at start when it is on.
+	AllowAnonymous bool `json:"allow_anonymous,omitempty"`
+
+	// Who may get role 1 (host). Without it, nobody does.
+	HostWhen *HostRule `json:"host_when,omitempty"`
+
+	// What to do when role 1 is asked for someone HostWhen does not allow:
+	// "deny" (403, the default) or "downgrade" (sign role 0 instead).
+	OnHostDenied string `json:"on_host_denied,omitempty"`
+
+	// The meetings (for sdk video: session names) that may be signed, or
+	// ["any"]. Required in endpoint mode, where the client names the
+	// meeting. In inject mode it is optional: when set, a backend's meeting
+	// outside it is refused too.
+	Meetings []string `json:"meetings,omitempty"`
+
+	// Token lifetime, exp - iat. Default 2h; between 30m and 48h. In
+	// endpoint mode it is also the most a client's expirationSeconds may ask.
+	Expires caddy.Duration `json:"expires,omitempty"`
+
+	// How far iat is set in the past, so that a server clock running
+	// slightly ahead of Zoom's does not make "issued in the future" tokens.
+	// Default 30s.
+	Backdate *caddy.Duration `json:"backdate,omitempty"`
+
+	// The largest join config (inject) or request body (endpoint) read, in
+	// bytes. Default 65536 (64KiB).
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// JSON paths in the join config (inject mode), as dot-separated keys.
+	// Defaults: meetingNumber, role, signature; for sdk video, the session
+	// name comes from sessionName, and userIdentity and sessionKey are
+	// signed when present.
+	MeetingNumberField string `json:"meeting_number_field,omitempty"`
+	RoleField          string `json:"role_field,omitempty"`
+	SignatureField     string `json:"signature_field,omitempty"`
+	SessionNameField   string `json:"session_name_field,omitempty"`
+	UserIdentityField  string `json:"user_identity_field,omitempty"`
+	SessionKeyField    string `json:"session_key_field,omitempty"`
+
+	// Where the SDK key is written in the join config. Default sdkKey for
+	// sdk meeting, apiKey for websdk1, and nothing for video (the Video SDK
+	// does not take the key). An empty string means the key is not written.
+	SDKKeyField *string `json:"sdk_key_field,omitempty"`
+
+	// Origins allowed to call the endpoint cross-origin (endpoint mode), such
+	// as https://app.example.com. Preflights from them are answered before
+	// authentication; there is no wildcard.
+	CORSOrigins []string `json:"cors_origins,omitempty"`
+
+	signer   *signature.Signer
+	backdate time.Duration
+	sdkKeyAt string
+	logger   *zap.Logger
+	now      func() time.Time
+	// scope holds Meetings normalised (digits for meeting numbers).
+	scope    []string
+	anyScope bool
+	minted   [2]prometheus.Counter
+	duration prometheus.Observer
+}
+
+// HostRule allows role 1 when the value of a placeholder is one of Values.
+// Any lets the backend (inject) or the client (endpoint) decide alone.
+type HostRule struct {
+	// A placeholder, such as {http.auth.user.id}.
+	Placeholder string `json:"placeholder,omitempty"`
+	// The values that allow role 1.
+	Values []string `json:"values,omitempty"`
+	// Allow role 1 for everyone who is authenticated.
+	Any bool `json:"any,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.zoom_signature",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision sets the defaults, resolves the credentials and builds the
+// signer.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.now = time.Now
+	if h.SDK == "" {
+		h.SDK = sdkMeeting
+	}
+	if h.Mode == "" {
+		h.Mode = modeInject
+	}
+	if h.Identity == "" {
+		h.Identity = "{http.auth.user.id}"
+	}
+	if h.OnHostDenied == "" {
+		h.OnHostDenied = hostDeny
+	}
+	if h.Expires == 0 {
+		h.Expires = caddy.Duration(2 * time.Hour)
+	}
+	h.backdate = 30 * time.Second
+	if h.Backdate != nil {
+		h.backdate = time.Duration(*h.Backdate)
+	}
+	if h.MaxBody == 0 {
+		h.MaxBody = 64 << 10
+	}
+	defaultString(&h.MeetingNumberField, "meetingNumber")
+	defaultString(&h.RoleField, "role")
+	defaultString(&h.SignatureField, "signature")
+	defaultString(&h.SessionNameField, "sessionName")
+	defaultString(&h.UserIdentityField, "userIdentity")
+	defaultString(&h.SessionKeyField, "sessionKey")
+	switch {
+	case h.SDKKeyField != nil:
+		h.sdkKeyAt = *h.SDKKeyField
+	case h.SDK == sdkMeeting:
+		h.sdkKeyAt = "sdkKey"
+	case h.SDK == sdkWebSDK1:
+		h.sdkKeyAt = "apiKey"
+	}
+
+	// {env.*} and {file.*} resolve now, once; the resolved values live in
+	// the signer only.
+	repl := caddy.NewReplacer()
+	key := strings.TrimSpace(repl.ReplaceAll(h.SDKKey, ""))
+	secret := repl.ReplaceAll(h.SDKSecret, "")
+	if key == "" {
+		return fmt.Errorf("sdk_key %q resolved to an empty value; set the environment variable or file it names", h.SDKKey)
+	}
+	if secret == "" {
+		return fmt.Errorf("sdk_secret %q resolved to an empty value; set the environment variable or file it names", h.SDKSecret)
+	}
+	if secret != strings.TrimSpace(secret) {
+		// A trailing space or newline in the secret is a classic cause of
+		// "Signature is invalid"; say so without printing it.
+		h.logger.Warn("sdk_secret has leading or trailing white space; Zoom compares it byte for byte, so check the variable or file it comes from")
+	}
+	var err error
+	if h.signer, err = signature.NewSigner(key, secret); err != nil {
+		return err
+	}
+	for _, m := range h.Meetings {
+		if m == scopeAny {
+			h.anyScope = true
+		} else if mn, err := signature.ParseMeetingNumber(m); err == nil && h.SDK != sdkVideo {
+			h.scope = append(h.scope, mn.Digits)
+		} else {
+			h.scope = append(h.scope, m)
+		}
+	}
+
+	if err := registerMetrics(ctx); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	h.minted = [2]prometheus.Counter{metricSignatures.WithLabelValues(h.SDK, "0"), metricSignatures.WithLabelValues(h.SDK, "1")}
+	h.duration = metricDuration.WithLabelValues(h.Mode)
+
+	if h.AllowAnonymous {
+		h.logger.Warn("allow_anonymous is on: anyone who can reach this route gets a signature", zap.String("mode", h.Mode))
+	}
+	return nil
+}
+
+func defaultString(s *string, v string) {
+	if *s == "" {
+		*s = v
+	}
+}
+
+// Validate checks the provisioned config.
+func (h *Handler) Validate() error {
+	if err := h.checkConfig(); err != nil {
+		return err
+	}
+	if h.backdate < 0 || h.backdate > 10*time.Minute {
+		return fmt.Errorf("backdate %s is out of range; choose between 0s and 10m (30s is the default)", h.backdate)
+	}
+	if h.MaxBody < 0 {
+		return errors.New("max_body must be positive")
+	}
+	for _, f := range []struct{ name, path string }{
+		{"meeting_number_field", h.MeetingNumberField}, {"role_field", h.RoleField},
+		{"signature_field", h.SignatureField}, {"session_name_field", h.SessionNameField},
+		{"user_identity_field", h.UserIdentityField}, {"session_key_field", h.SessionKeyField},
+	} {
+		if err := joinconfig.CheckPath(f.path); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+	}
+	if h.sdkKeyAt != "" {
+		if err := joinconfig.CheckPath(h.sdkKeyAt); err != nil {
+			return fmt.Errorf("sdk_key_field: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkConfig holds the checks that need no defaults, so that the Caddyfile
+// adapter reports them too.
+func (h *Handler) checkConfig() error {
+	if h.SDKKey == "" {
+		return errors.New("sdk_key is required; set it to your app's SDK key (client ID), e.g. sdk_key {env.ZOOM_SDK_KEY}")
+	}
+	if h.SDKSecret == "" {
+		return errors.New("sdk_secret is required; use a placeholder such as sdk_secret {env.ZOOM_SDK_SECRET} or {file./run/secrets/zoom_sdk_secret}")
+	}
+	if h.SDK != "" && !slices.Contains([]string{sdkMeeting, sdkVideo, sdkWebSDK1}, h.SDK) {
+		return fmt.Errorf("sdk %q is not known; use meeting, video or websdk1", h.SDK)
+	}
+	if h.Mode != "" && h.Mode != modeInject && h.Mode != modeEndpoint {
+		return fmt.Errorf("mode %q is not known; use inject or endpoint", h.Mode)
+	}
+	if h.Mode == modeEndpoint && len(h.Meetings) == 0 {
+		return errors.New("endpoint mode needs meetings: list the meeting numbers (or session names) clients may ask for, or 'meetings any'")
+	}
+	if slices.Contains(h.Meetings, scopeAny) && len(h.Meetings) > 1 {
+		return errors.New("meetings: 'any' cannot be combined with a list")
+	}
+	if h.SDK != sdkVideo {
+		for _, m := range h.Meetings {
+			if _, err := signature.ParseMeetingNumber(m); m != scopeAny && err != nil {
+				return fmt.Errorf("meetings: %q is not a meeting number of 9 to 11 digits", m)
+			}
+		}
+	}
+	if h.OnHostDenied != "" && h.OnHostDenied != hostDeny && h.OnHostDenied != hostDowngrade {
+		return fmt.Errorf("on_host_denied %q is not known; use deny or downgrade", h.OnHostDenied)
+	}
+	if h.Identity != "" && !strings.Contains(h.Identity, "{") {
+		return fmt.Errorf("identity %q is not a placeholder; name the placeholder an auth handler fills, such as {http.auth.user.id}", h.Identity)
+	}
+	if r := h.HostWhen; r != nil && !r.Any && (r.Placeholder == "" || len(r.Values) == 0) {
+		return errors.New("host_when needs a placeholder and at least one value, or 'any'")
+	}
+	if h.Expires != 0 && (h.Expires < caddy.Duration(minExpires) || h.Expires > caddy.Duration(maxExpires)) {
+		return fmt.Errorf("expires %s is outside Zoom's limits; choose between 30m and 48h", time.Duration(h.Expires))
+	}
+	for _, o := range h.CORSOrigins {
+		if o == "*" || !strings.Contains(o, "://") || strings.HasSuffix(o, "/") {
+			return fmt.Errorf("cors_origins: %q is not an origin; write scheme://host[:port], with no wildcard and no trailing slash", o)
+		}
+	}
+	return nil
+}

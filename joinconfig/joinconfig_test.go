@@ -1,0 +1,78 @@
+package joinconfig
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestApplyKeepsOtherBytes(t *testing.T) {
+	doc := []byte("{\n  \"meetingNumber\": \"857 4606 5432\",\n  \"role\": 1,\n  \"n\": 1.50e3,\n  \"signature\": \"old\",\n  \"nested\": {\"leaveUrl\": \"/bye\"}\n}")
+	out, err := Apply(doc,
+		String("meetingNumber", "85746065432"),
+		String("signature", "new.jwt.sig"),
+		String("sdkKey", "key"),
+		String("nested.zak", "z"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"meetingNumber\": \"85746065432\",\n  \"role\": 1,\n  \"n\": 1.50e3,\n  \"signature\": \"new.jwt.sig\",\n  \"nested\": {\"leaveUrl\": \"/bye\",\"zak\":\"z\"}\n,\"sdkKey\":\"key\"}"
+	if string(out) != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	if Get(out, "nested.leaveUrl").Str != "/bye" {
+		t.Fatal("nested value lost")
+	}
+}
+
+func TestCheck(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"a":1}`:   "",
+		` {}`:       "",
+		`[1]`:       "not an object",
+		`"x"`:       "not an object",
+		`{"a":`:     "not valid JSON",
+		``:          "not valid JSON",
+		`{"a":1}{}`: "not valid JSON",
+		`[{"a":1}]`: "not an object",
+	} {
+		err := Check([]byte(doc))
+		if (want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("Check(%q) = %v, want %q", doc, err, want)
+		}
+	}
+}
+
+func TestCheckPath(t *testing.T) {
+	for _, ok := range []string{"signature", "meeting.number", "a.0.b"} {
+		if err := CheckPath(ok); err != nil {
+			t.Errorf("CheckPath(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "a..b", "a.*", "#", "a|b", "@this"} {
+		if err := CheckPath(bad); err == nil {
+			t.Errorf("CheckPath(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzApply(f *testing.F) {
+	for _, s := range []string{`{"meetingNumber":"123456789","role":0}`, `{}`, `{"signature":{"a":[1,2]}}`, `{"a":"\u00e9"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if Check(doc) != nil {
+			return
+		}
+		out, err := Apply(append([]byte(nil), doc...), String("signature", "x.y.z"), String("sdkKey", "k"))
+		if err != nil {
+			return
+		}
+		if Check(out) != nil {
+			t.Fatalf("edit broke the document: %q -> %q", doc, out)
+		}
+		if Get(out, "signature").Str != "x.y.z" {
+			t.Fatalf("signature not written: %q", out)
+		}
+	})
+}
