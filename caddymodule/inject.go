@@ -283,9 +283,11 @@ func (rr *recorder) Write(p []byte) (int, error) {
 		return rr.ResponseWriterWrapper.Write(p)
 	}
 	if rr.tooLarge || int64(rr.buf.Len()+len(p)) > rr.h.MaxBody {
-		// Stop the copy: the rest would be thrown away anyway.
+		// Drop the rest rather than fail the write: reverse_proxy answers a
+		// failed write by aborting the connection (caddy#5951), and the
+		// client is owed a 502 with a reason.
 		rr.tooLarge = true
-		return 0, errTooLarge
+		return len(p), nil
 	}
 	return rr.buf.Write(p)
 }
@@ -311,12 +313,6 @@ func (rr *recorder) FlushError() error {
 }
 
 func (rr *recorder) Flush() { _ = rr.FlushError() }
-
-type sizeError struct{}
-
-func (sizeError) Error() string { return "join config larger than max_body" }
-
-var errTooLarge error = sizeError{}
 
 // passReason says why a response is not a join config to sign, or "".
 func (h *Handler) passReason(head bool, status int, hdr http.Header) string {

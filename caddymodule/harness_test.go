@@ -1,0 +1,363 @@
+package caddymodule
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Test credentials. The secret must never show up in a response, a header
+// or a log line; TestMain scans for it after every test has run.
+const (
+	testKey      = "aB3dE5gH7jK9mN1pQ3sT5v"
+	testSecret   = "Zx9Cv8Bn7Mm6Ll5Kk4Jj3Hh2Gg1Ff0Dd"
+	testPassword = "correct-horse-battery"
+)
+
+// leakWatch collects every response body and header the suite receives,
+// and every signature minted, for the scan in TestMain.
+var leakWatch struct {
+	sync.Mutex
+	seen    bytes.Buffer
+	tokens  []string
+	logs    []string
+	started bool
+}
+
+var logDir string
+
+func TestMain(m *testing.M) {
+	var err error
+	if logDir, err = os.MkdirTemp("", "zoom-signature-logs-"); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	if leakWatch.started {
+		if err := scanForLeaks(); err != nil {
+			fmt.Fprintln(os.Stderr, "leak scan:", err)
+			code = 1
+		}
+	}
+	_ = caddy.Stop()
+	if os.Getenv("ZS_KEEP_LOGS") == "" {
+		os.RemoveAll(logDir)
+	} else {
+		fmt.Fprintln(os.Stderr, "logs kept in", logDir)
+	}
+	os.Exit(code)
+}
+
+// scanForLeaks fails when the SDK secret appears in any response or log
+// line, or when a minted signature or a credential appears in a log line.
+func scanForLeaks() error {
+	leakWatch.Lock()
+	defer leakWatch.Unlock()
+	if bytes.Contains(leakWatch.seen.Bytes(), []byte(testSecret)) {
+		return fmt.Errorf("the SDK secret appeared in a response")
+	}
+	var logs bytes.Buffer
+	for _, p := range leakWatch.logs {
+		b, _ := os.ReadFile(p)
+		logs.Write(b)
+	}
+	if logs.Len() == 0 {
+		return fmt.Errorf("no log lines were captured, so nothing was scanned")
+	}
+	if !bytes.Contains(logs.Bytes(), []byte(`"refused"`)) {
+		return fmt.Errorf("the logs hold no refusal line, so the scan saw the wrong logs")
+	}
+	forbidden := map[string]string{
+		"the SDK secret":           testSecret,
+		"a password":               testPassword,
+		"a basic-auth credential":  base64.StdEncoding.EncodeToString([]byte("host:" + testPassword)),
+		"a basic-auth credential2": base64.StdEncoding.EncodeToString([]byte("attendee:" + testPassword)),
+	}
+	for i, tok := range leakWatch.tokens {
+		forbidden[fmt.Sprintf("signature #%d", i)] = tok
+		// The HMAC part alone is as good as the token for a replay check.
+		forbidden[fmt.Sprintf("signature #%d's HMAC", i)] = tok[strings.LastIndexByte(tok, '.')+1:]
+	}
+	for what, s := range forbidden {
+		if s != "" && bytes.Contains(logs.Bytes(), []byte(s)) {
+			return fmt.Errorf("%s appeared in the logs", what)
+		}
+	}
+	return nil
+}
+
+// instance is one in-process Caddy, loaded from a Caddyfile.
+type instance struct {
+	t       *testing.T
+	base    string
+	admin   string
+	logPath string
+	client  *http.Client
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+var hashes sync.Map
+
+func passwordHash(t *testing.T) string {
+	if h, ok := hashes.Load(testPassword); ok {
+		return h.(string)
+	}
+	b, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashes.Store(testPassword, string(b))
+	return string(b)
+}
+
+// startCaddy loads site (a Caddyfile site body) behind global options that
+// keep everything on loopback and send every log line, at debug level, to
+// a file the leak scan reads. {BACKEND}, {HASH} and {PORT} are filled in.
+func startCaddy(t *testing.T, site string, backend string) *instance {
+	t.Helper()
+	t.Setenv("ZS_TEST_SECRET", testSecret)
+	port, adminPort := freePort(t), freePort(t)
+	// Not t.TempDir: the leak scan in TestMain reads the logs after every
+	// test has finished.
+	logPath := filepath.Join(logDir, fmt.Sprintf("caddy-%d.log", port))
+	site = strings.NewReplacer("{BACKEND}", backend, "{HASH}", passwordHash(t), "{PORT}", fmt.Sprint(port)).Replace(site)
+	cfgText := fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	http_port %d
+	auto_https off
+	persist_config off
+	log {
+		output file %s
+		level DEBUG
+		format json
+	}
+	metrics
+}
+
+http://127.0.0.1:%d {
+	log
+%s
+}
+`, adminPort, port, logPath, port, site)
+	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfgText), nil)
+	if err != nil {
+		t.Fatalf("adapting: %v\n%s", err, cfgText)
+	}
+	for _, w := range warnings {
+		if !strings.Contains(w.Message, "not formatted") {
+			t.Logf("adapt warning: %s", w)
+		}
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatalf("loading: %v", err)
+	}
+	leakWatch.Lock()
+	leakWatch.logs = append(leakWatch.logs, logPath)
+	leakWatch.started = true
+	leakWatch.Unlock()
+	return &instance{
+		t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
+		logPath: logPath, client: &http.Client{Transport: &http.Transport{DisableCompression: true}},
+	}
+}
+
+// response is what a test request got back.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not JSON (%v): %s", err, r.body)
+	}
+	return m
+}
+
+// errorCode returns the first error code of a refusal, checking the shape.
+func (r response) errorCode(t *testing.T) string {
+	t.Helper()
+	var e struct {
+		Errors []struct{ Code, Property, Reason string } `json:"errors"`
+	}
+	if err := json.Unmarshal(r.body, &e); err != nil || len(e.Errors) == 0 {
+		t.Fatalf("not an error body (%v): %s", err, r.body)
+	}
+	for _, p := range e.Errors {
+		if p.Code == "" || p.Property == "" || p.Reason == "" {
+			t.Fatalf("incomplete error: %+v", p)
+		}
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("error Content-Type %q", ct)
+	}
+	return e.Errors[0].Code
+}
+
+// do sends a request as user (empty for none) and records what came back
+// for the leak scan.
+func (c *instance) do(method, path, user string, body string, hdr ...string) response {
+	c.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, testPassword)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	leakWatch.Lock()
+	leakWatch.seen.Write(b)
+	_ = resp.Header.Write(&leakWatch.seen)
+	var sig struct {
+		Signature string `json:"signature"`
+	}
+	if json.Unmarshal(b, &sig) == nil && sig.Signature != "" {
+		leakWatch.tokens = append(leakWatch.tokens, sig.Signature)
+	}
+	leakWatch.Unlock()
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// backend is a real HTTP server standing in for the site's app. Its
+// routes are chosen by the last path segment, so any Caddy prefix reaches
+// them.
+type backend struct {
+	*httptest.Server
+	hits       atomic.Int64
+	mu         sync.Mutex
+	lastHeader http.Header
+}
+
+const joinConfig = `{"meetingNumber": "857 4606 5432", "role": 0, "passWord": "pw", "userName": "Alice <a&b>", "leaveUrl": "/bye"}`
+
+func newBackend(t *testing.T) *backend {
+	b := &backend{}
+	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.hits.Add(1)
+		b.mu.Lock()
+		b.lastHeader = r.Header.Clone()
+		b.mu.Unlock()
+		seg := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+		h := w.Header()
+		h.Set("Content-Type", "application/json; charset=utf-8")
+		h.Set("Etag", `"v1"`)
+		h.Set("Last-Modified", "Mon, 02 Jan 2006 15:04:05 GMT")
+		h.Set("Accept-Ranges", "bytes")
+		h.Set("Cache-Control", "public, max-age=3600")
+		h.Set("X-Backend", "yes")
+		switch seg {
+		case "join-config":
+			io.WriteString(w, joinConfig)
+		case "host":
+			io.WriteString(w, `{"meetingNumber":85746065432,"role":1}`)
+		case "host-string":
+			io.WriteString(w, `{"meetingNumber":"85746065432","role":"1"}`)
+		case "numeric":
+			io.WriteString(w, `{"meetingNumber":8.5746065432e10,"role":0}`)
+		case "other-meeting":
+			io.WriteString(w, `{"meetingNumber":"99999999999","role":0}`)
+		case "gzip":
+			if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+				io.WriteString(w, `{"error":"the test expects the proxy to ask for gzip"}`)
+				return
+			}
+			h.Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			io.WriteString(zw, joinConfig)
+			zw.Close()
+		case "forced-gzip":
+			h.Set("Content-Encoding", "br")
+			io.WriteString(w, "\x00\x01binary")
+		case "not-found":
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":"no such meeting"}`)
+		case "fail":
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"error":"backend down"}`)
+		case "html":
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, `<html>{"meetingNumber":"85746065432"}</html>`)
+		case "big":
+			io.WriteString(w, `{"meetingNumber":"85746065432","role":0,"pad":"`+strings.Repeat("x", 70<<10)+`"}`)
+		case "big-chunked":
+			h.Del("Content-Length")
+			io.WriteString(w, `{"meetingNumber":"85746065432","role":0,"pad":"`)
+			w.(http.Flusher).Flush()
+			for range 80 {
+				io.WriteString(w, strings.Repeat("y", 1<<10))
+			}
+			io.WriteString(w, `"}`)
+		case "malformed":
+			io.WriteString(w, `{"meetingNumber":"85746065432",`)
+		case "array":
+			io.WriteString(w, `[{"meetingNumber":"85746065432"}]`)
+		case "no-meeting":
+			io.WriteString(w, `{"role":0,"passWord":"pw"}`)
+		case "undefined":
+			io.WriteString(w, `{"meetingNumber":"undefined","role":0}`)
+		case "short":
+			io.WriteString(w, `{"meetingNumber":"12345","role":0}`)
+		case "bad-role":
+			io.WriteString(w, `{"meetingNumber":"85746065432","role":2}`)
+		case "empty":
+			w.WriteHeader(http.StatusNoContent)
+		case "video":
+			io.WriteString(w, `{"sessionName":"Cool Cars","role":0,"userIdentity":"user123"}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":"unknown route"}`)
+		}
+	}))
+	t.Cleanup(b.Close)
+	return b
+}
+
+func (b *backend) header() http.Header {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastHeader
+}
