@@ -1,0 +1,150 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected JSON of testdata/caddyfile/*.caddyfiletest")
+
+func adapt(t *testing.T, text string) ([]byte, error) {
+	t.Helper()
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), nil)
+	return out, err
+}
+
+// TestCaddyfileAdapt runs every testdata/caddyfile/*.caddyfiletest: a
+// Caddyfile, a line of ten dashes, and the JSON it must adapt to, as in
+// Caddy's own caddytest/integration/caddyfile_adapt.
+func TestCaddyfileAdapt(t *testing.T) {
+	files, _ := filepath.Glob("testdata/caddyfile/*.caddyfiletest")
+	if len(files) < 5 {
+		t.Fatalf("only %d adapt tests found", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, want, ok := strings.Cut(string(data), "\n----------\n")
+			if !ok {
+				t.Fatal("no ---------- separator")
+			}
+			out, err := adapt(t, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, out, "", "\t"); err != nil {
+				t.Fatal(err)
+			}
+			if *update {
+				if err := os.WriteFile(f, []byte(in+"\n----------\n"+pretty.String()+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if strings.TrimSpace(pretty.String()) != strings.TrimSpace(want) {
+				t.Fatalf("adapted JSON differs; got:\n%s", pretty.String())
+			}
+		})
+	}
+}
+
+// TestCaddyfileErrors checks that caddy adapt names the problem.
+func TestCaddyfileErrors(t *testing.T) {
+	for _, tc := range []struct{ name, block, want string }{
+		{"no key", "sdk_secret {env.S}", "sdk_key is required"},
+		{"no secret", "sdk_key k", "sdk_secret is required"},
+		{"unknown option", "sdk_key k\nsdk_secret s\nsdk_sekret s", `unrecognized subdirective "sdk_sekret"`},
+		{"endpoint without meetings", "sdk_key k\nsdk_secret s\nmode endpoint", "endpoint mode needs meetings"},
+		{"expires too short", "sdk_key k\nsdk_secret s\nexpires 10m", "between 30m and 48h"},
+		{"expires too long", "sdk_key k\nsdk_secret s\nexpires 3d", "between 30m and 48h"},
+		{"bad sdk", "sdk_key k\nsdk_secret s\nsdk zoom", `sdk "zoom" is not known`},
+		{"bad mode", "sdk_key k\nsdk_secret s\nmode proxy", `mode "proxy" is not known`},
+		{"bad host policy", "sdk_key k\nsdk_secret s\non_host_denied ignore", "use deny or downgrade"},
+		{"host_when alone", "sdk_key k\nsdk_secret s\nhost_when {http.auth.user.id}", "host_when takes"},
+		{"identity literal", "sdk_key k\nsdk_secret s\nidentity bob", "is not a placeholder"},
+		{"bad meeting", "sdk_key k\nsdk_secret s\nmeetings 123", "not a meeting number"},
+		{"any and list", "sdk_key k\nsdk_secret s\nmeetings any 123456789", "'any' cannot be combined"},
+		{"cors wildcard", "sdk_key k\nsdk_secret s\ncors_origins *", "no wildcard"},
+		{"bad size", "sdk_key k\nsdk_secret s\nmax_body lots", "max_body"},
+		{"bad duration", "sdk_key k\nsdk_secret s\nbackdate soon", "backdate"},
+		{"flag with arg", "sdk_key k\nsdk_secret s\nallow_anonymous yes", "wrong argument count"},
+		{"inline arg", "", "wrong argument count"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := ":8080 {\n\tzoom_signature {\n" + tc.block + "\n\t}\n}\n"
+			if tc.name == "inline arg" {
+				text = ":8080 {\n\tzoom_signature /x extra {\n\t}\n}\n"
+			}
+			_, err := adapt(t, text)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if tc.name != "inline arg" && !strings.Contains(err.Error(), "Caddyfile:") {
+				t.Fatalf("error does not name the line: %v", err)
+			}
+		})
+	}
+}
+
+// TestEveryCaddyfileAdapts adapts the root Caddyfile and every example, so
+// that no documented config rots.
+func TestEveryCaddyfileAdapts(t *testing.T) {
+	var files []string
+	_ = filepath.WalkDir("..", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && p != ".." {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && (d.Name() == "Caddyfile" || strings.HasSuffix(d.Name(), ".Caddyfile")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) == 0 {
+		t.Fatal("no Caddyfile found")
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(data, map[string]any{"filename": f})
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			for _, w := range warnings {
+				t.Errorf("%s: warning: %s", f, w)
+			}
+			if !bytes.Contains(out, []byte(`"handler":"zoom_signature"`)) {
+				t.Fatalf("%s does not use zoom_signature", f)
+			}
+		})
+	}
+}
+
+// TestCaddyfileFormatted keeps the test inputs as caddy fmt writes them.
+func TestCaddyfileFormatted(t *testing.T) {
+	files, _ := filepath.Glob("testdata/caddyfile/*.caddyfiletest")
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		in, _, _ := strings.Cut(string(data), "\n----------\n")
+		if got := string(caddyfile.Format([]byte(in))); got != in && got != in+"\n" {
+			t.Errorf("%s is not formatted like caddy fmt:\n%s", f, got)
+		}
+	}
+}
