@@ -28,6 +28,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // request, call the backend, decide, sign, write.
 func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	t := h.startTimer()
+	defer t.observe()
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if _, f := h.identify(repl); f != nil {
 		return h.writeRefusal(w, r, f)
@@ -38,11 +39,10 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer putBuf(buf)
-	rec := &recorder{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, h: h, head: r.Method == http.MethodHead, buf: buf}
+	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, h: h, head: r.Method == http.MethodHead, buf: buf}
 	t.pause()
 	err := next.ServeHTTP(rec, r)
 	t.resume()
-	defer t.observe()
 	if rec.tooLarge {
 		return h.writeRefusal(w, r, refuse(http.StatusBadGateway, codeUpstreamTooLarge, "body",
 			"the backend's join config is larger than max_body ("+strconv.FormatInt(h.MaxBody, 10)+" bytes); raise max_body or shrink the response"))
@@ -206,13 +206,25 @@ func writeSigned(rec *recorder, doc []byte) {
 	_, _ = rec.ResponseWriterWrapper.Write(doc)
 }
 
+// addVary adds names to Vary unless they are there already.
 func addVary(hdr http.Header, names ...string) {
-	have := strings.ToLower(strings.Join(hdr.Values("Vary"), ","))
+	have := hdr["Vary"]
 	for _, n := range names {
-		if !strings.Contains(have, strings.ToLower(n)) {
+		if !varies(have, n) {
 			hdr.Add("Vary", n)
 		}
 	}
+}
+
+func varies(values []string, name string) bool {
+	for _, v := range values {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func problemReason(err error) string {
@@ -244,7 +256,7 @@ const (
 // config, up to max_body, and streams everything else through untouched.
 // Caddy's ResponseRecorder has no size cap, hence this one.
 type recorder struct {
-	*caddyhttp.ResponseWriterWrapper
+	caddyhttp.ResponseWriterWrapper
 	h          *Handler
 	head       bool
 	buf        *bytes.Buffer

@@ -54,10 +54,12 @@ func metricRefusal(code string) { metricRefusals.WithLabelValues(code).Inc() }
 
 // signed records a minted signature in the placeholders and the metrics.
 func (h *Handler) signed(repl *caddy.Replacer, role int, meeting string) {
-	repl.Set(phRole, role)
+	repl.Set(phRole, roleText[role&1])
 	repl.Set(phMeetingNumber, meeting)
 	h.minted[role&1].Inc()
 }
+
+var roleText = [2]string{"0", "1"}
 
 // passed records a response that was not a join config to sign.
 func (h *Handler) passed(repl *caddy.Replacer, reason string) {
@@ -76,7 +78,7 @@ type timer struct {
 	elapsed time.Duration
 }
 
-func (h *Handler) startTimer() *timer { return &timer{obs: h.duration, start: time.Now()} }
+func (h *Handler) startTimer() timer { return timer{obs: h.duration, start: time.Now()} }
 
 func (t *timer) pause()  { t.elapsed += time.Since(t.start) }
 func (t *timer) resume() { t.start = time.Now() }

@@ -5,8 +5,10 @@
 package joinconfig
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -31,7 +33,7 @@ func Check(doc []byte) error {
 	if !gjson.ValidBytes(doc) {
 		return errors.New("the body is not valid JSON")
 	}
-	if t := strings.TrimLeft(string(doc), " \t\r\n"); t[0] == '{' {
+	if t := bytes.TrimLeft(doc, " \t\r\n"); t[0] == '{' {
 		return nil
 	}
 	return fmt.Errorf("the body is a JSON %s, not an object", gjson.ParseBytes(doc).Type)
@@ -40,17 +42,87 @@ func Check(doc []byte) error {
 // Get reads the value at path.
 func Get(doc []byte, path string) gjson.Result { return gjson.GetBytes(doc, path) }
 
-// Apply makes the edits in order. doc may be reused for the result.
+// Apply makes the edits. Values that exist are replaced where they stand
+// and new top-level keys are added before the closing brace, in one pass
+// over doc; only new nested keys go through sjson, which reparses the
+// document per edit. doc must have passed Check, and the paths CheckPath.
 func Apply(doc []byte, edits ...Edit) ([]byte, error) {
-	opts := &sjson.Options{Optimistic: true, ReplaceInPlace: true}
+	var (
+		arr   [8]splice
+		sp    = arr[:0]
+		extra = 0
+		slow  []Edit
+	)
+	end := bytes.LastIndexByte(doc, '}')
 	for _, e := range edits {
-		out, err := sjson.SetRawBytesOptions(doc, e.Path, e.Raw, opts)
-		if err != nil {
+		r := gjson.GetBytes(doc, e.Path)
+		switch {
+		case r.Exists() && r.Index > 0:
+			sp = append(sp, splice{at: r.Index, end: r.Index + len(r.Raw), raw: e.Raw})
+		case strings.IndexByte(e.Path, '.') < 0:
+			sp = append(sp, splice{at: end, end: end, key: e.Path, raw: e.Raw})
+			extra += len(e.Path) + 4
+		default:
+			slow = append(slow, e)
+		}
+		extra += len(e.Raw)
+	}
+	slices.SortStableFunc(sp, func(a, b splice) int { return a.at - b.at })
+	for i := 1; i < len(sp); i++ {
+		if sp[i].at < sp[i-1].end {
+			// Overlapping edits, such as a and a.b: let sjson order them.
+			sp, slow = sp[:0], edits
+			break
+		}
+	}
+
+	out := make([]byte, 0, len(doc)+extra)
+	last := 0
+	empty := isEmptyObject(doc, end)
+	for _, s := range sp {
+		out = append(out, doc[last:s.at]...)
+		if s.key != "" {
+			if !empty {
+				out = append(out, ',')
+			}
+			empty = false
+			out = jsonstr.Append(out, s.key)
+			out = append(out, ':')
+		}
+		out = append(out, s.raw...)
+		last = s.end
+	}
+	out = append(out, doc[last:]...)
+
+	for _, e := range slow {
+		var err error
+		if out, err = sjson.SetRawBytes(out, e.Path, e.Raw); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", e.Path, err)
 		}
-		doc = out
 	}
-	return doc, nil
+	return out, nil
+}
+
+// splice replaces doc[at:end] with raw, as the value of key when key is set.
+type splice struct {
+	at, end int
+	key     string
+	raw     []byte
+}
+
+// isEmptyObject reports whether only white space stands between the
+// object's braces, so that a new key needs no comma.
+func isEmptyObject(doc []byte, end int) bool {
+	for i := end - 1; i >= 0; i-- {
+		switch doc[i] {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 // CheckPath reports whether path can be both read and written: plain keys

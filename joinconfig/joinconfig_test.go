@@ -76,3 +76,39 @@ func FuzzApply(f *testing.F) {
 		}
 	})
 }
+
+func TestApplyCases(t *testing.T) {
+	for _, c := range []struct {
+		doc   string
+		edits []Edit
+		want  string
+	}{
+		{`{}`, []Edit{String("signature", "s")}, `{"signature":"s"}`},
+		{"{ \n }", []Edit{String("a", "1"), String("b", "2")}, "{ \n \"a\":\"1\",\"b\":\"2\"}"},
+		{`{"a":1}`, []Edit{String("a", "x"), String("b", "y")}, `{"a":"x","b":"y"}`},
+		{`{"b":{"c":1},"a":2}`, []Edit{{Path: "a", Raw: []byte("3")}, {Path: "b.c", Raw: []byte("4")}}, `{"b":{"c":4},"a":3}`},
+		{`{"b":{}}`, []Edit{String("b.c", "new")}, `{"b":{"c":"new"}}`},
+		{`{"x":1}`, []Edit{String("auth.sig", "s")}, `{"x":1,"auth":{"sig":"s"}}`},
+		{`{"a":{"b":1}}`, []Edit{String("a", "flat"), String("a.b", "deep")}, `{"a":{"b":"deep"}}`},
+		{`{"k":"v"}  `, []Edit{String("s", "<&>")}, `{"k":"v","s":"<&>"}  `},
+	} {
+		got, err := Apply([]byte(c.doc), c.edits...)
+		if err != nil || string(got) != c.want {
+			t.Errorf("Apply(%s) = %s, %v; want %s", c.doc, got, err, c.want)
+		}
+	}
+}
+
+func BenchmarkApply(b *testing.B) {
+	doc := []byte(`{"meetingNumber":"857 4606 5432","role":0,"passWord":"e3Rf9k","userName":"Alice Example","leaveUrl":"https://app.example.com/left"}`)
+	edits := []Edit{String("signature", "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.payload.sig"), String("sdkKey", "aB3dE5gH7jK9mN1pQ3sT5v"), String("meetingNumber", "85746065432")}
+	b.ReportAllocs()
+	for b.Loop() {
+		if Check(doc) != nil {
+			b.Fatal("check")
+		}
+		if _, err := Apply(doc, edits...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

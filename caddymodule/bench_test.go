@@ -1,0 +1,186 @@
+package caddymodule
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// joinConfig300 is a realistic join config of about 300 bytes.
+var joinConfig300 = []byte(`{"meetingNumber":"85746065432","role":0,"passWord":"e3Rf9k","userName":"Alice Example","userEmail":"alice@example.com","leaveUrl":"https://app.example.com/meetings/85746065432/left","lang":"en-US","china":false,"tk":"","customerKey":"cust-0001","webEndpoint":"zoom.us","patchJsMedia":true}`)
+
+func provisioned(tb testing.TB, h *Handler) *Handler {
+	tb.Helper()
+	tb.Setenv("ZS_TEST_SECRET", testSecret)
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	tb.Cleanup(cancel)
+	if h.SDKKey == "" {
+		h.SDKKey, h.SDKSecret = testKey, "{env.ZS_TEST_SECRET}"
+	}
+	if err := h.Provision(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// newRequest is a request as Caddy hands it to a handler after basic_auth.
+func newRequest(method, target, user string, body []byte) *http.Request {
+	r := httptest.NewRequest(method, target, bytes.NewReader(body))
+	repl := caddyhttp.NewTestReplacer(r)
+	if user != "" {
+		repl.Set("http.auth.user.id", user)
+	}
+	return r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+}
+
+// backendFunc answers with body as a JSON join config.
+func backendFunc(body []byte) caddyhttp.Handler {
+	cl := strconv.Itoa(len(body))
+	return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", cl)
+		w.WriteHeader(http.StatusOK)
+		_, err := w.Write(body)
+		return err
+	})
+}
+
+func TestInjectInMemory(t *testing.T) {
+	h := provisioned(t, &Handler{})
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, newRequest("GET", "/join-config", "alice", nil), backendFunc(joinConfig300)); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != 200 || !bytes.Contains(w.Body.Bytes(), []byte(`"signature":"eyJ`)) || w.Header().Get("Content-Length") != strconv.Itoa(w.Body.Len()) {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if !bytes.HasPrefix(w.Body.Bytes(), joinConfig300[:len(joinConfig300)-1]) {
+		t.Fatal("join config bytes changed")
+	}
+}
+
+// A panic or a wrong answer here would mean the handler trusted the size
+// of what it was given; the backend lies about its Content-Length.
+func TestInjectBackendMisreportsLength(t *testing.T) {
+	h := provisioned(t, &Handler{MaxBody: 1024})
+	w := httptest.NewRecorder()
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "10")
+		_, _ = w.Write([]byte(`{"meetingNumber":"85746065432","pad":"` + strings.Repeat("x", 2000) + `"}`))
+		return nil
+	})
+	if err := h.ServeHTTP(w, newRequest("GET", "/", "alice", nil), next); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusBadGateway || !strings.Contains(w.Body.String(), codeUpstreamTooLarge) {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}
+
+func BenchmarkInject(b *testing.B) {
+	h := provisioned(b, &Handler{})
+	next := backendFunc(joinConfig300)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(joinConfig300)))
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, newRequest("GET", "/join-config", "alice", nil), next); err != nil || w.Code != 200 {
+			b.Fatal(err, w.Code)
+		}
+	}
+}
+
+// BenchmarkBaseline is the same request without zoom_signature: the cost
+// of the test scaffolding (recorder, request, replacer, backend), to
+// subtract from BenchmarkInject.
+func BenchmarkBaseline(b *testing.B) {
+	next := backendFunc(joinConfig300)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		if err := next.ServeHTTP(w, newRequest("GET", "/join-config", "alice", nil)); err != nil || w.Code != 200 {
+			b.Fatal(err, w.Code)
+		}
+	}
+}
+
+func BenchmarkInject64KiB(b *testing.B) {
+	body := []byte(`{"meetingNumber":"85746065432","role":0,"pad":"` + strings.Repeat("x", 64<<10-64) + `"}`)
+	h := provisioned(b, &Handler{MaxBody: 128 << 10})
+	next := backendFunc(body)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, newRequest("GET", "/join-config", "alice", nil), next); err != nil || w.Code != 200 {
+			b.Fatal(err, w.Code)
+		}
+	}
+}
+
+func BenchmarkEndpoint(b *testing.B) {
+	h := provisioned(b, &Handler{Mode: modeEndpoint, Meetings: []string{"any"}})
+	body := []byte(`{"meetingNumber":"85746065432","role":0}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, newRequest("POST", "/signature", "alice", body), nil); err != nil || w.Code != 200 {
+			b.Fatal(err, w.Code, w.Body)
+		}
+	}
+}
+
+// sinkWriter is a reusable ResponseWriter, so that the benchmark below
+// measures the handler and not the scaffolding.
+type sinkWriter struct {
+	hdr    http.Header
+	status int
+	n      int
+}
+
+func (s *sinkWriter) Header() http.Header         { return s.hdr }
+func (s *sinkWriter) WriteHeader(code int)        { s.status = code }
+func (s *sinkWriter) Write(p []byte) (int, error) { s.n += len(p); return len(p), nil }
+
+// BenchmarkInjectHandler is the whole inject path for a 300-byte join
+// config with the request and the writer reused: what remains is the
+// handler itself plus a backend that writes two headers and the body.
+func BenchmarkInjectHandler(b *testing.B) {
+	h := provisioned(b, &Handler{})
+	next := backendFunc(joinConfig300)
+	r := newRequest("GET", "/join-config", "alice", nil)
+	w := &sinkWriter{hdr: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.hdr)
+		w.n = 0
+		if err := h.ServeHTTP(w, r, next); err != nil || w.status != 200 || w.n < len(joinConfig300) {
+			b.Fatal(err, w.status)
+		}
+	}
+}
+
+// BenchmarkBackendOnly is the backend of BenchmarkInjectHandler alone.
+func BenchmarkBackendOnly(b *testing.B) {
+	next := backendFunc(joinConfig300)
+	r := newRequest("GET", "/join-config", "alice", nil)
+	w := &sinkWriter{hdr: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.hdr)
+		if err := next.ServeHTTP(w, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
