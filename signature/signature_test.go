@@ -214,3 +214,36 @@ func BenchmarkParseMeetingRequest(b *testing.B) {
 		}
 	}
 }
+
+// FuzzParseRequests feeds arbitrary bodies to both sample parsers: they
+// must never panic, and whatever they accept must mint, or fail with
+// Errors, never with anything else.
+func FuzzParseRequests(f *testing.F) {
+	for _, s := range []string{`{"meetingNumber":"85746065432","role":0}`, `{}`, `[]`, `{"role":"0x1"}`,
+		`{"sessionName":"Café","role":1,"geoRegions":["US"," DE"]}`, `{"meetingNumber":8.5746065432e10,"role":"1abc"}`, `5`, ``} {
+		f.Add([]byte(s))
+	}
+	s, _ := NewSigner("key", "secret")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if m, err := ParseMeetingRequest(body); err == nil {
+			if m.ExpiresIn == 0 {
+				m.ExpiresIn = DefaultLifetime
+			}
+			if _, err := s.Meeting(m); err != nil {
+				t.Fatalf("accepted %q but could not sign: %v", body, err)
+			}
+		} else if _, ok := err.(Errors); !ok {
+			t.Fatalf("error of type %T", err)
+		}
+		if v, err := ParseVideoRequest(body); err == nil {
+			if v.ExpiresIn == 0 {
+				v.ExpiresIn = DefaultLifetime
+			}
+			if _, err := s.Video(v); err != nil {
+				t.Fatalf("accepted %q but could not sign: %v", body, err)
+			}
+		} else if _, ok := err.(Errors); !ok {
+			t.Fatalf("error of type %T", err)
+		}
+	})
+}
