@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,13 @@ const injectSite = `
 			sdk_secret {env.ZS_TEST_SECRET}
 			host_when {http.auth.user.id} host
 		}
-		reverse_proxy {BACKEND}
+		log_append zoom_result {http.zoom_signature.result}
+		log_append zoom_code {http.zoom_signature.code}
+		log_append zoom_role {http.zoom_signature.role}
+		log_append zoom_meeting {http.zoom_signature.meeting_number}
+		reverse_proxy {BACKEND} {
+			header_up X-Zoom-User {http.zoom_signature.user.id}
+		}
 	}
 	handle /api/down/* {
 		zoom_signature {
@@ -340,6 +347,32 @@ func TestInjectVideoAndLegacy(t *testing.T) {
 	for _, f := range r.Findings {
 		if f.Severity == inspect.Error && f.Code != "legacy_format" {
 			t.Fatalf("legacy token finding: %+v", f)
+		}
+	}
+}
+
+// TestPlaceholders shows the placeholders reaching the backend (header_up)
+// and the access log (log_append).
+func TestPlaceholders(t *testing.T) {
+	c, b := startInject(t)
+	c.do("GET", "/api/join/host", "host", "")
+	if got := b.header().Get("X-Zoom-User"); got != "host" {
+		t.Fatalf("backend got X-Zoom-User %q", got)
+	}
+	c.do("GET", "/api/join/host", "attendee", "")
+	c.do("GET", "/api/join/html", "attendee", "")
+	logs, err := os.ReadFile(c.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"uri":"/api/join/host","headers":`,
+		`"zoom_result":"signed"`, `"zoom_role":"1"`, `"zoom_meeting":"85746065432"`,
+		`"zoom_result":"refused"`, `"zoom_code":"host_not_allowed"`,
+		`"zoom_result":"passed"`, `"zoom_code":"not_json"`,
+	} {
+		if !strings.Contains(string(logs), want) {
+			t.Errorf("access log lacks %s", want)
 		}
 	}
 }

@@ -2,10 +2,13 @@ package caddymodule
 
 import (
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // The collectors exist once per process and are registered into each config
@@ -25,13 +28,17 @@ var (
 		Namespace: "caddy", Subsystem: "zoom_signature", Name: "passthrough_total",
 		Help: "Backend responses passed through unsigned, by reason (head, status, not_json, empty).",
 	}, []string{"reason"})
+	metricUnsignable = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "zoom_signature", Name: "unsignable_total",
+		Help: "Backend JSON join configs that could not be signed (answered 502), by code.",
+	}, []string{"code"})
 	metricDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "zoom_signature", Name: "handler_duration_seconds",
 		Help:    "Time spent inside the handler itself, excluding the next handler, by mode.",
 		Buckets: []float64{2e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2},
 	}, []string{"mode"})
 
-	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricDuration}
+	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricUnsignable, metricDuration}
 )
 
 func registerMetrics(ctx caddy.Context) error {
@@ -50,13 +57,22 @@ func registerMetrics(ctx caddy.Context) error {
 	return nil
 }
 
-func metricRefusal(code string) { metricRefusals.WithLabelValues(code).Inc() }
+func metricRefusal(status int, code string) {
+	metricRefusals.WithLabelValues(code).Inc()
+	if status == http.StatusBadGateway {
+		metricUnsignable.WithLabelValues(code).Inc()
+	}
+}
 
 // signed records a minted signature in the placeholders and the metrics.
 func (h *Handler) signed(repl *caddy.Replacer, role int, meeting string) {
 	repl.Set(phRole, roleText[role&1])
 	repl.Set(phMeetingNumber, meeting)
 	h.minted[role&1].Inc()
+	if ce := h.logger.Check(zapcore.DebugLevel, "signed"); ce != nil {
+		user, _ := repl.GetString(phUserID)
+		ce.Write(zap.String("sdk", h.SDK), zap.Int("role", role), zap.String("meeting", meeting), zap.String("user", user))
+	}
 }
 
 var roleText = [2]string{"0", "1"}

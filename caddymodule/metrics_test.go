@@ -39,6 +39,7 @@ func TestMetrics(t *testing.T) {
 		"host":     `caddy_zoom_signature_refusals_total{code="host_not_allowed"}`,
 		"unauth":   `caddy_zoom_signature_refusals_total{code="unauthenticated"}`,
 		"invalid":  `caddy_zoom_signature_refusals_total{code="join_config_invalid"}`,
+		"unsign":   `caddy_zoom_signature_unsignable_total{code="join_config_invalid"}`,
 		"status":   `caddy_zoom_signature_passthrough_total{reason="status"}`,
 		"notjson":  `caddy_zoom_signature_passthrough_total{reason="not_json"}`,
 		"head":     `caddy_zoom_signature_passthrough_total{reason="head"}`,
@@ -57,7 +58,7 @@ func TestMetrics(t *testing.T) {
 	c.do("GET", "/api/join/fail", "attendee", "")
 	c.do("GET", "/api/join/html", "attendee", "")
 	c.do("HEAD", "/api/join/join-config", "attendee", "")
-	want := map[string]float64{"signed0": 2, "signed1": 1, "host": 1, "unauth": 1, "invalid": 1, "status": 1, "notjson": 1, "head": 1, "observed": 9}
+	want := map[string]float64{"signed0": 2, "signed1": 1, "host": 1, "unauth": 1, "invalid": 1, "unsign": 1, "status": 1, "notjson": 1, "head": 1, "observed": 9}
 	for k, d := range want {
 		if got := c.metricValue(t, series[k]) - before[k]; got != d {
 			t.Errorf("%s grew by %v, want %v", series[k], got, d)

@@ -94,7 +94,7 @@ func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, f *refusa
 		}
 		ce.Write(fields...)
 	}
-	metricRefusal(f.code())
+	metricRefusal(f.status, f.code())
 	return nil
 }
 
