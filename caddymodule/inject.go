@@ -59,7 +59,11 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 		return nil
 	}
 
-	doc, f := h.signJoinConfig(repl, rec.Header(), buf.Bytes())
+	out := bufPool.Get().(*bytes.Buffer)
+	out.Reset()
+	out.Grow(buf.Len() + 512) // room for the signature, so the pooled buffer is reused
+	defer putBuf(out)
+	doc, f := h.signJoinConfig(repl, rec.Header(), buf.Bytes(), out.AvailableBuffer())
 	if f != nil {
 		return h.writeRefusal(w, r, f)
 	}
@@ -80,7 +84,7 @@ func prepareBackendRequest(r *http.Request) {
 
 // signJoinConfig checks the backend's join config against the policy, mints
 // the signature and writes it in, leaving every other byte alone.
-func (h *Handler) signJoinConfig(repl *caddy.Replacer, hdr http.Header, doc []byte) ([]byte, *refusal) {
+func (h *Handler) signJoinConfig(repl *caddy.Replacer, hdr http.Header, doc, dst []byte) ([]byte, *refusal) {
 	if ce := hdr.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return nil, refuse(http.StatusBadGateway, codeUpstreamEncoded, "body",
 			"the backend's join config is compressed ("+ce+"); let Caddy negotiate compression (reverse_proxy does by default) instead of forcing it in the backend")
@@ -104,7 +108,7 @@ func (h *Handler) signJoinConfig(repl *caddy.Replacer, hdr http.Header, doc []by
 	if h.sdkKeyAt != "" {
 		edits = append(edits, joinconfig.String(h.sdkKeyAt, h.signer.Key()))
 	}
-	out, err := joinconfig.Apply(doc, edits...)
+	out, err := joinconfig.Apply(dst, doc, edits...)
 	if err != nil {
 		return nil, refuse(http.StatusBadGateway, codeUpstreamInvalid, "body", "the signature could not be written into the join config: "+err.Error())
 	}

@@ -42,11 +42,12 @@ func Check(doc []byte) error {
 // Get reads the value at path.
 func Get(doc []byte, path string) gjson.Result { return gjson.GetBytes(doc, path) }
 
-// Apply makes the edits. Values that exist are replaced where they stand
+// Apply makes the edits and appends the result to dst, which may be nil or
+// a reused buffer; doc is not modified. Values that exist are replaced where they stand
 // and new top-level keys are added before the closing brace, in one pass
 // over doc; only new nested keys go through sjson, which reparses the
 // document per edit. doc must have passed Check, and the paths CheckPath.
-func Apply(doc []byte, edits ...Edit) ([]byte, error) {
+func Apply(dst, doc []byte, edits ...Edit) ([]byte, error) {
 	var (
 		arr   [8]splice
 		sp    = arr[:0]
@@ -54,11 +55,33 @@ func Apply(doc []byte, edits ...Edit) ([]byte, error) {
 		slow  []Edit
 	)
 	end := bytes.LastIndexByte(doc, '}')
+	// One scan finds every top-level target; a gjson lookup per edit would
+	// walk the whole document once for each key it does not have.
+	var found [8]span
+	top := found[:0]
+	if len(edits) > len(found) {
+		return applySlow(append(dst, doc...), edits)
+	}
 	for _, e := range edits {
-		r := gjson.GetBytes(doc, e.Path)
+		if strings.IndexByte(e.Path, '.') < 0 {
+			top = append(top, span{key: e.Path, at: -1})
+		}
+	}
+	scanTopLevel(doc, top)
+	for _, e := range edits {
+		var at, stop int = -1, -1
+		if strings.IndexByte(e.Path, '.') < 0 {
+			for _, t := range top {
+				if t.key == e.Path {
+					at, stop = t.at, t.end
+				}
+			}
+		} else if r := gjson.GetBytes(doc, e.Path); r.Exists() && r.Index > 0 {
+			at, stop = r.Index, r.Index+len(r.Raw)
+		}
 		switch {
-		case r.Exists() && r.Index > 0:
-			sp = append(sp, splice{at: r.Index, end: r.Index + len(r.Raw), raw: e.Raw})
+		case at > 0:
+			sp = append(sp, splice{at: at, end: stop, raw: e.Raw})
 		case strings.IndexByte(e.Path, '.') < 0:
 			sp = append(sp, splice{at: end, end: end, key: e.Path, raw: e.Raw})
 			extra += len(e.Path) + 4
@@ -76,7 +99,7 @@ func Apply(doc []byte, edits ...Edit) ([]byte, error) {
 		}
 	}
 
-	out := make([]byte, 0, len(doc)+extra)
+	out := slices.Grow(dst, len(doc)+extra)
 	last := 0
 	empty := isEmptyObject(doc, end)
 	for _, s := range sp {
@@ -94,13 +117,110 @@ func Apply(doc []byte, edits ...Edit) ([]byte, error) {
 	}
 	out = append(out, doc[last:]...)
 
-	for _, e := range slow {
+	return applySlow(out, slow)
+}
+
+// applySlow makes the edits one by one with sjson.
+func applySlow(doc []byte, edits []Edit) ([]byte, error) {
+	for _, e := range edits {
 		var err error
-		if out, err = sjson.SetRawBytes(out, e.Path, e.Raw); err != nil {
+		if doc, err = sjson.SetRawBytes(doc, e.Path, e.Raw); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", e.Path, err)
 		}
 	}
-	return out, nil
+	return doc, nil
+}
+
+// span is where a top-level key's value stands in a document.
+type span struct {
+	key     string
+	at, end int
+}
+
+// scanTopLevel fills in where each key of want has its value among the
+// top-level members of doc, which must be a valid JSON object. Strings are
+// skipped with IndexByte, so a long value costs a memchr, not a parse. The
+// first occurrence of a duplicate key wins, as in gjson.
+func scanTopLevel(doc []byte, want []span) {
+	i := bytes.IndexByte(doc, '{') + 1
+	for i > 0 && i < len(doc) {
+		i = skipSpace(doc, i)
+		if i >= len(doc) || doc[i] != '"' {
+			return // '}' or the end
+		}
+		kEnd := skipString(doc, i)
+		key := doc[i+1 : kEnd-1]
+		i = skipSpace(doc, kEnd)
+		i = skipSpace(doc, i+1) // the colon
+		vEnd := skipValue(doc, i)
+		for j := range want {
+			if want[j].at < 0 && string(key) == want[j].key {
+				want[j].at, want[j].end = i, vEnd
+			}
+		}
+		i = skipSpace(doc, vEnd)
+		if i < len(doc) && doc[i] == ',' {
+			i++
+		}
+	}
+}
+
+func skipSpace(doc []byte, i int) int {
+	for i < len(doc) && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\n' || doc[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at doc[i].
+func skipString(doc []byte, i int) int {
+	i++
+	for {
+		q := bytes.IndexByte(doc[i:], '"')
+		if q < 0 {
+			return len(doc)
+		}
+		i += q
+		bs := 0
+		for k := i - 1; k >= 0 && doc[k] == '\\'; k-- {
+			bs++
+		}
+		i++
+		if bs%2 == 0 {
+			return i
+		}
+	}
+}
+
+// skipValue returns the index just past the value starting at doc[i].
+func skipValue(doc []byte, i int) int {
+	depth := 0
+	for i < len(doc) {
+		switch c := doc[i]; c {
+		case '"':
+			i = skipString(doc, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
 }
 
 // splice replaces doc[at:end] with raw, as the value of key when key is set.

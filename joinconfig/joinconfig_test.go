@@ -3,11 +3,13 @@ package joinconfig
 import (
 	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
 )
 
 func TestApplyKeepsOtherBytes(t *testing.T) {
 	doc := []byte("{\n  \"meetingNumber\": \"857 4606 5432\",\n  \"role\": 1,\n  \"n\": 1.50e3,\n  \"signature\": \"old\",\n  \"nested\": {\"leaveUrl\": \"/bye\"}\n}")
-	out, err := Apply(doc,
+	out, err := Apply(nil, doc,
 		String("meetingNumber", "85746065432"),
 		String("signature", "new.jwt.sig"),
 		String("sdkKey", "key"),
@@ -64,15 +66,32 @@ func FuzzApply(f *testing.F) {
 		if Check(doc) != nil {
 			return
 		}
-		out, err := Apply(append([]byte(nil), doc...), String("signature", "x.y.z"), String("sdkKey", "k"))
+		out, err := Apply(nil, doc, String("signature", "x.y.z"), String("sdkKey", "k"))
 		if err != nil {
 			return
 		}
 		if Check(out) != nil {
 			t.Fatalf("edit broke the document: %q -> %q", doc, out)
 		}
-		if Get(out, "signature").Str != "x.y.z" {
-			t.Fatalf("signature not written: %q", out)
+		if Get(out, "signature").Str != "x.y.z" || Get(out, "sdkKey").Str != "k" {
+			t.Fatalf("fields not written: %q", out)
+		}
+		// Every other top-level member keeps its exact bytes.
+		members := func(d []byte) map[string]string {
+			m := map[string]string{}
+			gjson.ParseBytes(d).ForEach(func(k, v gjson.Result) bool {
+				if _, dup := m[k.Str]; !dup {
+					m[k.Str] = v.Raw
+				}
+				return true
+			})
+			return m
+		}
+		after := members(out)
+		for k, raw := range members(doc) {
+			if k != "signature" && k != "sdkKey" && after[k] != raw {
+				t.Fatalf("member %q changed from %s to %s in %q", k, raw, after[k], out)
+			}
 		}
 	})
 }
@@ -92,7 +111,7 @@ func TestApplyCases(t *testing.T) {
 		{`{"a":{"b":1}}`, []Edit{String("a", "flat"), String("a.b", "deep")}, `{"a":{"b":"deep"}}`},
 		{`{"k":"v"}  `, []Edit{String("s", "<&>")}, `{"k":"v","s":"<&>"}  `},
 	} {
-		got, err := Apply([]byte(c.doc), c.edits...)
+		got, err := Apply(nil, []byte(c.doc), c.edits...)
 		if err != nil || string(got) != c.want {
 			t.Errorf("Apply(%s) = %s, %v; want %s", c.doc, got, err, c.want)
 		}
@@ -107,7 +126,7 @@ func BenchmarkApply(b *testing.B) {
 		if Check(doc) != nil {
 			b.Fatal("check")
 		}
-		if _, err := Apply(doc, edits...); err != nil {
+		if _, err := Apply(nil, doc, edits...); err != nil {
 			b.Fatal(err)
 		}
 	}
