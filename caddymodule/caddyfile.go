@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"strconv"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -37,11 +39,28 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		user_identity_field  <json path>
 //		session_key_field    <json path>
 //		cors_origins         <origin...>
+//		meetings_claim       <claim>
+//		fill                 <json path> <placeholder>
+//		session_jwt {
+//			from                 cookie <name> | header <name>
+//			hmac_secret          <value>
+//			public_key           <pem file>
+//			jwks                 <url>
+//			algorithms           <alg...>
+//			issuer               <iss>
+//			audience             <aud...>
+//			leeway               <duration>
+//			user_claim           <claim>
+//			jwks_refresh         <duration>
+//			jwks_refetch_minimum <duration>
+//			cache_size           <n>
+//		}
 //	}
 //
 // sdk_key and sdk_secret are required; write the secret as {env.NAME} or
 // {file./path}, which are resolved when the config loads. sdk_key_field
 // with no argument means the key is not written into the join config.
+// from may be given more than once; the first source that has a token wins.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
 	if d.NextArg() {
@@ -76,6 +95,24 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.Meetings = append(h.Meetings, args...)
 			} else {
 				h.CORSOrigins = append(h.CORSOrigins, args...)
+			}
+
+		case "fill":
+			var path, value string
+			if !d.AllArgs(&path, &value) {
+				return d.Errf("fill takes a JSON path and a placeholder, e.g. fill userName {http.zoom_signature.user.name}")
+			}
+			h.Fill = append(h.Fill, FillRule{Path: path, Value: value})
+
+		case "session_jwt":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if h.SessionJWT == nil {
+				h.SessionJWT = new(SessionJWT)
+			}
+			if err := h.SessionJWT.unmarshal(d); err != nil {
+				return err
 			}
 
 		case "sdk_key_field":
@@ -126,6 +163,67 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
+// unmarshal reads a session_jwt block.
+func (s *SessionJWT) unmarshal(d *caddyfile.Dispenser) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "from":
+			var kind, name string
+			if !d.AllArgs(&kind, &name) || (kind != "cookie" && kind != "header") {
+				return d.Errf("from takes 'cookie <name>' or 'header <name>'")
+			}
+			if kind == "cookie" {
+				s.From = append(s.From, TokenSource{Cookie: name})
+			} else {
+				s.From = append(s.From, TokenSource{Header: name})
+			}
+		case "algorithms", "audience":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			if opt == "algorithms" {
+				s.Algorithms = append(s.Algorithms, args...)
+			} else {
+				s.Audience = append(s.Audience, args...)
+			}
+		case "leeway", "jwks_refresh", "jwks_refetch_minimum":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur < 0 {
+				return d.Errf("%s: %q is not a duration", opt, v)
+			}
+			*map[string]*caddy.Duration{"leeway": &s.Leeway, "jwks_refresh": &s.JWKSRefresh, "jwks_refetch_minimum": &s.JWKSRefetchMinimum}[opt] = caddy.Duration(dur)
+		case "cache_size":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return d.Errf("cache_size: %q is not a number", v)
+			}
+			s.CacheSize = n
+		default:
+			field := map[string]*string{
+				"hmac_secret": &s.HMACSecret, "public_key": &s.PublicKey, "jwks": &s.JWKS,
+				"issuer": &s.Issuer, "user_claim": &s.UserClaim,
+			}[opt]
+			if field == nil {
+				return d.Errf("unrecognized session_jwt subdirective %q", opt)
+			}
+			if !d.AllArgs(field) {
+				return d.ArgErr()
+			}
+		}
+	}
+	return nil
+}
+
 // stringOption maps the single-value options to their fields.
 func (h *Handler) stringOption(name string) *string {
 	return map[string]*string{
@@ -141,5 +239,6 @@ func (h *Handler) stringOption(name string) *string {
 		"session_name_field":   &h.SessionNameField,
 		"user_identity_field":  &h.UserIdentityField,
 		"session_key_field":    &h.SessionKeyField,
+		"meetings_claim":       &h.MeetingsClaim,
 	}[name]
 }

@@ -35,7 +35,7 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 		return h.writeRefusal(w, r, refuse(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method",
 			r.Method+" is not allowed; POST the request body as JSON"))
 	}
-	if _, f := h.identify(repl); f != nil {
+	if _, f := h.identify(r, repl); f != nil {
 		return h.writeRefusal(w, r, f)
 	}
 	body, f := h.readBody(w, r)
@@ -89,7 +89,7 @@ func (h *Handler) signRequest(repl *caddy.Replacer, body []byte) (string, *refus
 		if err != nil {
 			return "", badRequest(err)
 		}
-		if !h.inScope(v.SessionName) {
+		if !h.inScope(repl, v.SessionName) {
 			return "", h.outOfScope(v.SessionName)
 		}
 		role, f := h.grantRole(repl, v.Role)
@@ -115,7 +115,7 @@ func (h *Handler) signRequest(repl *caddy.Replacer, body []byte) (string, *refus
 		return "", refuse(http.StatusBadRequest, codeMeetingMissing, "meetingNumber",
 			`the request has neither meetingNumber nor role; send {"meetingNumber":"85746065432","role":0} as a JSON body (web joins need both, and this endpoint never signs native-SDK tokens)`)
 	}
-	if !h.inScope(m.MeetingNumber.Digits) {
+	if !h.inScope(repl, m.MeetingNumber.Digits) {
 		return "", h.outOfScope(m.MeetingNumber.Digits)
 	}
 	role, f := h.grantRole(repl, m.Role)

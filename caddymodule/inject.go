@@ -30,7 +30,7 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	t := h.startTimer()
 	defer t.observe()
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if _, f := h.identify(repl); f != nil {
+	if _, f := h.identify(r, repl); f != nil {
 		return h.writeRefusal(w, r, f)
 	}
 
@@ -108,6 +108,11 @@ func (h *Handler) signJoinConfig(repl *caddy.Replacer, hdr http.Header, doc, dst
 	if h.sdkKeyAt != "" {
 		edits = append(edits, joinconfig.String(h.sdkKeyAt, h.signer.Key()))
 	}
+	for _, fill := range h.Fill {
+		if v := repl.ReplaceAll(fill.Value, ""); v != "" {
+			edits = append(edits, joinconfig.String(fill.Path, v))
+		}
+	}
 	out, err := joinconfig.Apply(dst, doc, edits...)
 	if err != nil {
 		return nil, refuse(http.StatusBadGateway, codeUpstreamInvalid, "body", "the signature could not be written into the join config: "+err.Error())
@@ -127,7 +132,7 @@ func (h *Handler) meetingEdits(repl *caddy.Replacer, doc []byte) ([]joinconfig.E
 		return nil, refuse(http.StatusBadGateway, codeUpstreamRole, h.RoleField,
 			"the backend's join config has an invalid role at "+h.RoleField+": "+problemReason(err))
 	}
-	if !h.inScope(mn.Digits) {
+	if !h.inScope(repl, mn.Digits) {
 		return nil, h.outOfScope(mn.Digits)
 	}
 	role, f := h.grantRole(repl, asked)
@@ -166,7 +171,7 @@ func (h *Handler) videoEdits(repl *caddy.Replacer, doc []byte) ([]joinconfig.Edi
 		return nil, refuse(http.StatusBadGateway, codeUpstreamRole, h.RoleField,
 			"the backend's join config has an invalid role at "+h.RoleField+": "+problemReason(err))
 	}
-	if !h.inScope(name.Str) {
+	if !h.inScope(repl, name.Str) {
 		return nil, h.outOfScope(name.Str)
 	}
 	role, f := h.grantRole(repl, asked)

@@ -32,13 +32,17 @@ var (
 		Namespace: "caddy", Subsystem: "zoom_signature", Name: "unsignable_total",
 		Help: "Backend JSON join configs that could not be signed (answered 502), by code.",
 	}, []string{"code"})
+	metricJWKS = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "zoom_signature", Name: "jwks_fetches_total",
+		Help: "JWKS fetches for session_jwt, by result (ok, error).",
+	}, []string{"result"})
 	metricDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "zoom_signature", Name: "handler_duration_seconds",
 		Help:    "Time spent inside the handler itself, excluding the next handler, by mode.",
 		Buckets: []float64{2e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2},
 	}, []string{"mode"})
 
-	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricUnsignable, metricDuration}
+	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricUnsignable, metricJWKS, metricDuration}
 )
 
 func registerMetrics(ctx caddy.Context) error {
@@ -73,6 +77,14 @@ func (h *Handler) signed(repl *caddy.Replacer, role int, meeting string) {
 		user, _ := repl.GetString(phUserID)
 		ce.Write(zap.String("sdk", h.SDK), zap.Int("role", role), zap.String("meeting", meeting), zap.String("user", user))
 	}
+}
+
+func metricJWKSFetch(err error) {
+	if err != nil {
+		metricJWKS.WithLabelValues("error").Inc()
+		return
+	}
+	metricJWKS.WithLabelValues("ok").Inc()
 }
 
 var roleText = [2]string{"0", "1"}

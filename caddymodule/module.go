@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zoomsig/caddy-zoom-signature/joinconfig"
+	"github.com/zoomsig/caddy-zoom-signature/session"
 	"github.com/zoomsig/caddy-zoom-signature/signature"
 )
 
@@ -49,6 +50,7 @@ with it (inspect). Run "caddy zoom-signature <command> --help" for details.
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 	_ caddyfile.Unmarshaler       = (*Handler)(nil)
 )
@@ -154,12 +156,27 @@ type Handler struct {
 	// does not take the key). An empty string means the key is not written.
 	SDKKeyField *string `json:"sdk_key_field,omitempty"`
 
+	// Verify the site's own session JWT (cookie or Bearer header) instead of
+	// relying on an earlier auth handler. Its claims become placeholders.
+	SessionJWT *SessionJWT `json:"session_jwt,omitempty"`
+
+	// Endpoint mode: the claim of the session token that lists the meetings
+	// (or session names) this user may sign for, as an array or a
+	// comma-separated string. It adds to meetings.
+	MeetingsClaim string `json:"meetings_claim,omitempty"`
+
+	// Inject mode: fields written into the join config from placeholders,
+	// such as userName from {http.zoom_signature.user.name}, so that users
+	// cannot choose someone else's name or email.
+	Fill []FillRule `json:"fill,omitempty"`
+
 	// Origins allowed to call the endpoint cross-origin (endpoint mode), such
 	// as https://app.example.com. Preflights from them are answered before
 	// authentication; there is no wildcard.
 	CORSOrigins []string `json:"cors_origins,omitempty"`
 
 	signer   *signature.Signer
+	sessions *session.Verifier
 	backdate time.Duration
 	sdkKeyAt string
 	logger   *zap.Logger
@@ -262,6 +279,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 
+	if err := h.provisionSessions(); err != nil {
+		return err
+	}
+
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
@@ -323,8 +344,38 @@ func (h *Handler) checkConfig() error {
 	if h.Mode != "" && h.Mode != modeInject && h.Mode != modeEndpoint {
 		return fmt.Errorf("mode %q is not known; use inject or endpoint", h.Mode)
 	}
-	if h.Mode == modeEndpoint && len(h.Meetings) == 0 {
-		return errors.New("endpoint mode needs meetings: list the meeting numbers (or session names) clients may ask for, or 'meetings any'")
+	if h.Mode == modeEndpoint && len(h.Meetings) == 0 && h.MeetingsClaim == "" {
+		return errors.New("endpoint mode needs meetings: list the meeting numbers (or session names) clients may ask for, 'meetings any', or a meetings_claim")
+	}
+	if h.MeetingsClaim != "" && h.SessionJWT == nil {
+		return errors.New("meetings_claim needs session_jwt, whose claims it reads")
+	}
+	if s := h.SessionJWT; s != nil {
+		n := 0
+		for _, k := range []string{s.HMACSecret, s.PublicKey, s.JWKS} {
+			if k != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			return errors.New("session_jwt needs exactly one of hmac_secret, public_key and jwks")
+		}
+		if s.HMACSecret == "" && len(s.Algorithms) == 0 {
+			return errors.New("session_jwt needs algorithms with public_key or jwks (e.g. algorithms RS256), so that a token cannot choose its own")
+		}
+		for _, src := range s.From {
+			if (src.Cookie == "") == (src.Header == "") {
+				return errors.New("session_jwt from: name a cookie or a header")
+			}
+		}
+	}
+	for _, f := range h.Fill {
+		if err := joinconfig.CheckPath(f.Path); err != nil {
+			return fmt.Errorf("fill: %w", err)
+		}
+		if !strings.Contains(f.Value, "{") {
+			return fmt.Errorf("fill %s: %q is not a placeholder; fill writes identity from the session, e.g. {http.zoom_signature.user.name}", f.Path, f.Value)
+		}
 	}
 	if slices.Contains(h.Meetings, scopeAny) && len(h.Meetings) > 1 {
 		return errors.New("meetings: 'any' cannot be combined with a list")
