@@ -81,6 +81,14 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"bad duration", "sdk_key k\nsdk_secret s\nbackdate soon", "backdate"},
 		{"flag with arg", "sdk_key k\nsdk_secret s\nallow_anonymous yes", "wrong argument count"},
 		{"inline arg", "", "wrong argument count"},
+		{"meetings_claim alone", "sdk_key k\nsdk_secret s\nmeetings_claim m", "meetings_claim needs session_jwt"},
+		{"session two keys", "sdk_key k\nsdk_secret s\nsession_jwt {\nhmac_secret x\njwks https://x\n}", "exactly one of"},
+		{"session no key", "sdk_key k\nsdk_secret s\nsession_jwt {\nissuer x\n}", "exactly one of"},
+		{"session jwks without algorithms", "sdk_key k\nsdk_secret s\nsession_jwt {\njwks https://x\n}", "needs algorithms"},
+		{"session unknown option", "sdk_key k\nsdk_secret s\nsession_jwt {\nhmac_secret x\nsecret y\n}", `unrecognized session_jwt subdirective "secret"`},
+		{"session bad from", "sdk_key k\nsdk_secret s\nsession_jwt {\nhmac_secret x\nfrom query token\n}", "from takes"},
+		{"fill literal", "sdk_key k\nsdk_secret s\nfill userName Alice", "is not a placeholder"},
+		{"fill one arg", "sdk_key k\nsdk_secret s\nfill userName", "fill takes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			text := ":8080 {\n\tzoom_signature {\n" + tc.block + "\n\t}\n}\n"
