@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -41,6 +42,17 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		cors_origins         <origin...>
 //		meetings_claim       <claim>
 //		fill                 <json path> <placeholder>
+//		require_zak_for_host
+//		zak {
+//			account_id    <value>
+//			client_id     <value>
+//			client_secret <value>
+//			user          <placeholder>
+//			field         <json path>
+//			oauth_url     <url>
+//			api_url       <url>
+//			lifetime      <duration>
+//		}
 //		session_jwt {
 //			from                 cookie <name> | header <name>
 //			hmac_secret          <value>
@@ -69,11 +81,26 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
-		case "allow_anonymous":
+		case "allow_anonymous", "require_zak_for_host":
 			if d.NextArg() {
 				return d.ArgErr()
 			}
-			h.AllowAnonymous = true
+			if opt == "allow_anonymous" {
+				h.AllowAnonymous = true
+			} else {
+				h.RequireZAKForHost = true
+			}
+
+		case "zak":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if h.Zak == nil {
+				h.Zak = new(ZAKConfig)
+			}
+			if err := h.Zak.unmarshal(d); err != nil {
+				return err
+			}
 
 		case "host_when":
 			args := d.RemainingArgs()
@@ -159,6 +186,36 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	if err := h.checkConfig(); err != nil {
 		return d.Errf("zoom_signature: %v", err)
+	}
+	return nil
+}
+
+// unmarshal reads a zak block.
+func (z *ZAKConfig) unmarshal(d *caddyfile.Dispenser) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		if opt == "lifetime" {
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur < 10*time.Minute {
+				return d.Errf("lifetime: %q is not a duration of 10m or more", v)
+			}
+			z.Lifetime = caddy.Duration(dur)
+			continue
+		}
+		field := map[string]*string{
+			"account_id": &z.AccountID, "client_id": &z.ClientID, "client_secret": &z.ClientSecret,
+			"user": &z.User, "field": &z.Field, "oauth_url": &z.OAuthURL, "api_url": &z.APIURL,
+		}[opt]
+		if field == nil {
+			return d.Errf("unrecognized zak subdirective %q", opt)
+		}
+		if !d.AllArgs(field) {
+			return d.ArgErr()
+		}
 	}
 	return nil
 }

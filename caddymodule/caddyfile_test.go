@@ -88,6 +88,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"session unknown option", "sdk_key k\nsdk_secret s\nsession_jwt {\nhmac_secret x\nsecret y\n}", `unrecognized session_jwt subdirective "secret"`},
 		{"session bad from", "sdk_key k\nsdk_secret s\nsession_jwt {\nhmac_secret x\nfrom query token\n}", "from takes"},
 		{"fill literal", "sdk_key k\nsdk_secret s\nfill userName Alice", "is not a placeholder"},
+		{"zak incomplete", "sdk_key k\nsdk_secret s\nzak {\naccount_id a\n}", "zak needs account_id, client_id and client_secret"},
+		{"zak unknown option", "sdk_key k\nsdk_secret s\nzak {\nsecret a\n}", `unrecognized zak subdirective "secret"`},
+		{"zak with video", "sdk video\nsdk_key k\nsdk_secret s\nzak {\naccount_id a\nclient_id b\nclient_secret c\n}", "zak is for the Meeting SDK"},
 		{"fill one arg", "sdk_key k\nsdk_secret s\nfill userName", "fill takes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

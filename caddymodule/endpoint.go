@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -42,7 +43,7 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if f != nil {
 		return h.writeRefusal(w, r, f)
 	}
-	token, f := h.signRequest(repl, body)
+	token, zak, f := h.signRequest(r.Context(), repl, body)
 	if f != nil {
 		return h.writeRefusal(w, r, f)
 	}
@@ -52,6 +53,12 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if h.SDK == sdkMeeting {
 		out = append(out, `,"sdkKey":`...)
 		out = jsonstr.Append(out, h.signer.Key())
+	}
+	if zak != "" {
+		// Beyond the sample's response: a host join that starts the
+		// meeting needs the host's ZAK.
+		out = append(out, `,"zak":`...)
+		out = jsonstr.Append(out, zak)
 	}
 	out = append(out, '}')
 	hdr := w.Header()
@@ -83,65 +90,59 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *ref
 
 // signRequest validates a sample-shaped request body, applies the policy
 // and mints the signature.
-func (h *Handler) signRequest(repl *caddy.Replacer, body []byte) (string, *refusal) {
+func (h *Handler) signRequest(ctx context.Context, repl *caddy.Replacer, body []byte) (token, zak string, f *refusal) {
 	if h.SDK == sdkVideo {
 		v, err := signature.ParseVideoRequest(body)
 		if err != nil {
-			return "", badRequest(err)
+			return "", "", badRequest(err)
 		}
 		if !h.inScope(repl, v.SessionName) {
-			return "", h.outOfScope(v.SessionName)
+			return "", "", h.outOfScope(v.SessionName)
 		}
-		role, f := h.grantRole(repl, v.Role)
-		if f != nil {
-			return "", f
+		if v.Role, f = h.grantRole(repl, v.Role); f != nil {
+			return "", "", f
 		}
-		v.Role = role
 		if v.ExpiresIn, f = h.requestedLifetime(v.ExpiresIn); f != nil {
-			return "", f
+			return "", "", f
 		}
-		token, f := h.mintVideo(v)
-		if f == nil {
-			h.signed(repl, role, v.SessionName)
+		if token, f = h.mintVideo(v); f == nil {
+			h.signed(repl, v.Role, v.SessionName)
 		}
-		return token, f
+		return token, "", f
 	}
 
 	m, err := signature.ParseMeetingRequest(body)
 	if err != nil {
-		return "", badRequest(err)
+		return "", "", badRequest(err)
 	}
 	if m.Native {
-		return "", refuse(http.StatusBadRequest, codeMeetingMissing, "meetingNumber",
+		return "", "", refuse(http.StatusBadRequest, codeMeetingMissing, "meetingNumber",
 			`the request has neither meetingNumber nor role; send {"meetingNumber":"85746065432","role":0} as a JSON body (web joins need both, and this endpoint never signs native-SDK tokens)`)
 	}
 	if !h.inScope(repl, m.MeetingNumber.Digits) {
-		return "", h.outOfScope(m.MeetingNumber.Digits)
+		return "", "", h.outOfScope(m.MeetingNumber.Digits)
 	}
-	role, f := h.grantRole(repl, m.Role)
-	if f != nil {
-		return "", f
+	if m.Role, f = h.grantRole(repl, m.Role); f != nil {
+		return "", "", f
 	}
-	expires, f := h.requestedLifetime(m.ExpiresIn)
-	if f != nil {
-		return "", f
+	if m.ExpiresIn, f = h.requestedLifetime(m.ExpiresIn); f != nil {
+		return "", "", f
+	}
+	if zak, f = h.hostZAK(ctx, repl, m.Role, ""); f != nil {
+		return "", "", f
 	}
 	if m.VideoWebRTCMode != nil && h.SDK == sdkMeeting {
 		// Only the JWT carries video_webrtc_mode; mint it through the signer
 		// directly to keep the sample's claim.
-		token, err := h.signer.Meeting(signature.Meeting{MeetingNumber: m.MeetingNumber, Role: role,
-			IssuedAt: h.issuedAtMillis() / 1000, ExpiresIn: expires, VideoWebRTCMode: m.VideoWebRTCMode})
-		if err != nil {
-			return "", badRequest(err)
+		m.IssuedAt = h.issuedAtMillis() / 1000
+		if token, err = h.signer.Meeting(m); err != nil {
+			return "", "", badRequest(err)
 		}
-		h.signed(repl, role, m.MeetingNumber.Digits)
-		return token, nil
+	} else if token, f = h.mintMeeting(m.MeetingNumber, m.Role, m.ExpiresIn); f != nil {
+		return "", "", f
 	}
-	token, f := h.mintMeeting(m.MeetingNumber, role, expires)
-	if f == nil {
-		h.signed(repl, role, m.MeetingNumber.Digits)
-	}
-	return token, f
+	h.signed(repl, m.Role, m.MeetingNumber.Digits)
+	return token, zak, nil
 }
 
 // requestedLifetime is the client's expirationSeconds, bounded by expires;

@@ -36,7 +36,8 @@ const (
 var leakWatch struct {
 	sync.Mutex
 	seen    bytes.Buffer
-	tokens  []string
+	tokens  []string // must stay out of the logs
+	secrets []string // must stay out of the logs and every response
 	logs    []string
 	started bool
 }
@@ -72,6 +73,11 @@ func scanForLeaks() error {
 	if bytes.Contains(leakWatch.seen.Bytes(), []byte(testSecret)) {
 		return fmt.Errorf("the SDK secret appeared in a response")
 	}
+	for i, s := range leakWatch.secrets {
+		if bytes.Contains(leakWatch.seen.Bytes(), []byte(s)) {
+			return fmt.Errorf("secret #%d appeared in a response", i)
+		}
+	}
 	var logs bytes.Buffer
 	for _, p := range leakWatch.logs {
 		b, _ := os.ReadFile(p)
@@ -88,6 +94,9 @@ func scanForLeaks() error {
 		"a password":               testPassword,
 		"a basic-auth credential":  base64.StdEncoding.EncodeToString([]byte("host:" + testPassword)),
 		"a basic-auth credential2": base64.StdEncoding.EncodeToString([]byte("attendee:" + testPassword)),
+	}
+	for i, s := range leakWatch.secrets {
+		forbidden[fmt.Sprintf("secret #%d", i)] = s
 	}
 	for i, tok := range leakWatch.tokens {
 		forbidden[fmt.Sprintf("signature #%d", i)] = tok
@@ -254,9 +263,14 @@ func (c *instance) do(method, path, user string, body string, hdr ...string) res
 	_ = resp.Header.Write(&leakWatch.seen)
 	var sig struct {
 		Signature string `json:"signature"`
+		ZAK       string `json:"zak"`
 	}
-	if json.Unmarshal(b, &sig) == nil && sig.Signature != "" {
-		leakWatch.tokens = append(leakWatch.tokens, sig.Signature)
+	if json.Unmarshal(b, &sig) == nil {
+		for _, tok := range []string{sig.Signature, sig.ZAK} {
+			if tok != "" {
+				leakWatch.tokens = append(leakWatch.tokens, tok)
+			}
+		}
 	}
 	leakWatch.Unlock()
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
@@ -294,6 +308,8 @@ func newBackend(t *testing.T) *backend {
 			io.WriteString(w, joinConfig)
 		case "host":
 			io.WriteString(w, `{"meetingNumber":85746065432,"role":1}`)
+		case "host-with-zak":
+			io.WriteString(w, `{"meetingNumber":85746065432,"role":1,"zak":"backend-provided-zak"}`)
 		case "host-string":
 			io.WriteString(w, `{"meetingNumber":"85746065432","role":"1"}`)
 		case "numeric":

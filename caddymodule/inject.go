@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -63,7 +64,7 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	out.Reset()
 	out.Grow(buf.Len() + 512) // room for the signature, so the pooled buffer is reused
 	defer putBuf(out)
-	doc, f := h.signJoinConfig(repl, rec.Header(), buf.Bytes(), out.AvailableBuffer())
+	doc, f := h.signJoinConfig(r.Context(), repl, rec.Header(), buf.Bytes(), out.AvailableBuffer())
 	if f != nil {
 		return h.writeRefusal(w, r, f)
 	}
@@ -84,7 +85,7 @@ func prepareBackendRequest(r *http.Request) {
 
 // signJoinConfig checks the backend's join config against the policy, mints
 // the signature and writes it in, leaving every other byte alone.
-func (h *Handler) signJoinConfig(repl *caddy.Replacer, hdr http.Header, doc, dst []byte) ([]byte, *refusal) {
+func (h *Handler) signJoinConfig(ctx context.Context, repl *caddy.Replacer, hdr http.Header, doc, dst []byte) ([]byte, *refusal) {
 	if ce := hdr.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return nil, refuse(http.StatusBadGateway, codeUpstreamEncoded, "body",
 			"the backend's join config is compressed ("+ce+"); let Caddy negotiate compression (reverse_proxy does by default) instead of forcing it in the backend")
@@ -100,7 +101,7 @@ func (h *Handler) signJoinConfig(repl *caddy.Replacer, hdr http.Header, doc, dst
 	if h.SDK == sdkVideo {
 		edits, f = h.videoEdits(repl, doc)
 	} else {
-		edits, f = h.meetingEdits(repl, doc)
+		edits, f = h.meetingEdits(ctx, repl, doc)
 	}
 	if f != nil {
 		return nil, f
@@ -120,7 +121,7 @@ func (h *Handler) signJoinConfig(repl *caddy.Replacer, hdr http.Header, doc, dst
 	return out, nil
 }
 
-func (h *Handler) meetingEdits(repl *caddy.Replacer, doc []byte) ([]joinconfig.Edit, *refusal) {
+func (h *Handler) meetingEdits(ctx context.Context, repl *caddy.Replacer, doc []byte) ([]joinconfig.Edit, *refusal) {
 	mnField := joinconfig.Get(doc, h.MeetingNumberField)
 	mn, err := signature.MeetingNumberFrom(mnField)
 	if err != nil {
@@ -139,14 +140,21 @@ func (h *Handler) meetingEdits(repl *caddy.Replacer, doc []byte) ([]joinconfig.E
 	if f != nil {
 		return nil, f
 	}
+	zak, f := h.hostZAK(ctx, repl, role, joinconfig.Get(doc, h.zakField).Str)
+	if f != nil {
+		return nil, f
+	}
 	token, f := h.mintMeeting(mn, role, int64(h.lifetime()))
 	if f != nil {
 		return nil, f
 	}
 	h.signed(repl, role, mn.Digits)
 
-	edits := make([]joinconfig.Edit, 0, 5)
+	edits := make([]joinconfig.Edit, 0, 6)
 	edits = append(edits, joinconfig.String(h.SignatureField, token))
+	if zak != "" {
+		edits = append(edits, joinconfig.String(h.zakField, zak))
+	}
 	// The frontend passes the meeting number to join() as well; Zoom compares
 	// it with mn, so it is written back normalised, in its own JSON type.
 	if mnField.Type == gjson.String && mnField.Str != mn.Digits {

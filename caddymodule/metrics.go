@@ -36,13 +36,17 @@ var (
 		Namespace: "caddy", Subsystem: "zoom_signature", Name: "jwks_fetches_total",
 		Help: "JWKS fetches for session_jwt, by result (ok, error).",
 	}, []string{"result"})
+	metricZoom = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "zoom_signature", Name: "zoom_api_requests_total",
+		Help: "Calls to Zoom for host ZAKs, by kind (oauth, zak) and result (ok, error).",
+	}, []string{"kind", "result"})
 	metricDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "zoom_signature", Name: "handler_duration_seconds",
 		Help:    "Time spent inside the handler itself, excluding the next handler, by mode.",
 		Buckets: []float64{2e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2},
 	}, []string{"mode"})
 
-	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricUnsignable, metricJWKS, metricDuration}
+	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricUnsignable, metricJWKS, metricZoom, metricDuration}
 )
 
 func registerMetrics(ctx caddy.Context) error {
@@ -85,6 +89,14 @@ func metricJWKSFetch(err error) {
 		return
 	}
 	metricJWKS.WithLabelValues("ok").Inc()
+}
+
+func metricZoomAPI(kind string, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	metricZoom.WithLabelValues(kind, result).Inc()
 }
 
 var roleText = [2]string{"0", "1"}

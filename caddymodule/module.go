@@ -23,6 +23,7 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/joinconfig"
 	"github.com/zoomsig/caddy-zoom-signature/session"
 	"github.com/zoomsig/caddy-zoom-signature/signature"
+	"github.com/zoomsig/caddy-zoom-signature/zoomapi"
 )
 
 func init() {
@@ -170,6 +171,14 @@ type Handler struct {
 	// cannot choose someone else's name or email.
 	Fill []FillRule `json:"fill,omitempty"`
 
+	// Fetch the host's ZAK with Zoom's Server-to-Server OAuth and write it
+	// into role-1 join configs (and endpoint responses).
+	Zak *ZAKConfig `json:"zak,omitempty"`
+
+	// Refuse a role-1 join that has no ZAK, instead of signing a host join
+	// that cannot start the meeting.
+	RequireZAKForHost bool `json:"require_zak_for_host,omitempty"`
+
 	// Origins allowed to call the endpoint cross-origin (endpoint mode), such
 	// as https://app.example.com. Preflights from them are answered before
 	// authentication; there is no wildcard.
@@ -177,6 +186,8 @@ type Handler struct {
 
 	signer   *signature.Signer
 	sessions *session.Verifier
+	zak      *zoomapi.Client
+	zakField string
 	backdate time.Duration
 	sdkKeyAt string
 	logger   *zap.Logger
@@ -282,6 +293,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionSessions(); err != nil {
 		return err
 	}
+	if err := h.provisionZAK(); err != nil {
+		return err
+	}
 
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
@@ -366,6 +380,19 @@ func (h *Handler) checkConfig() error {
 		for _, src := range s.From {
 			if (src.Cookie == "") == (src.Header == "") {
 				return errors.New("session_jwt from: name a cookie or a header")
+			}
+		}
+	}
+	if z := h.Zak; z != nil {
+		if h.SDK == sdkVideo {
+			return errors.New("zak is for the Meeting SDK; the Video SDK has no host start token")
+		}
+		if z.AccountID == "" || z.ClientID == "" || z.ClientSecret == "" {
+			return errors.New("zak needs account_id, client_id and client_secret of a Server-to-Server OAuth app")
+		}
+		if z.Field != "" {
+			if err := joinconfig.CheckPath(z.Field); err != nil {
+				return fmt.Errorf("zak field: %w", err)
 			}
 		}
 	}

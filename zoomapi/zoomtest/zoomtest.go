@@ -1,0 +1,151 @@
+// Package zoomtest is a local stand-in for Zoom's OAuth server and REST
+// API, for tests: a real HTTP server that checks what Zoom checks and
+// answers in Zoom's shapes, and that can be told to fail, expire its tokens
+// or rate-limit. It is the only fake in the project, because Zoom's servers
+// cannot be reached from the test machines.
+package zoomtest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Server is the fake. OAuthURL and APIURL point at it.
+type Server struct {
+	*httptest.Server
+	AccountID, ClientID, ClientSecret string
+
+	OAuthCalls atomic.Int64
+
+	mu         sync.Mutex
+	users      map[string]bool
+	zakCalls   map[string]int
+	tokens     map[string]bool
+	zaks       map[string]string // last ZAK issued per user
+	failOAuth  bool
+	rateLimit  int // Retry-After seconds, 0 for none
+	expiresIn  int
+}
+
+// New starts a fake with one account and the given users (IDs or emails).
+func New(users ...string) *Server {
+	s := &Server{
+		AccountID: "acct-" + randHex(4), ClientID: "client-" + randHex(4), ClientSecret: "s2s-secret-" + randHex(8),
+		users: map[string]bool{}, zakCalls: map[string]int{}, tokens: map[string]bool{}, zaks: map[string]string{}, expiresIn: 3599,
+	}
+	for _, u := range users {
+		s.users[u] = true
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /oauth/token", s.token)
+	mux.HandleFunc("GET /v2/users/{user}/token", s.userToken)
+	s.Server = httptest.NewServer(mux)
+	return s
+}
+
+// OAuthURL is the token endpoint.
+func (s *Server) OAuthURL() string { return s.URL + "/oauth/token" }
+
+// APIURL is the REST API base.
+func (s *Server) APIURL() string { return s.URL + "/v2" }
+
+// ZAKCalls counts the ZAK requests for user.
+func (s *Server) ZAKCalls(user string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.zakCalls[user]
+}
+
+// LastZAK is the last ZAK issued for user.
+func (s *Server) LastZAK(user string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.zaks[user]
+}
+
+// FailOAuth makes the token endpoint answer 500 (or recover).
+func (s *Server) FailOAuth(fail bool) { s.mu.Lock(); s.failOAuth = fail; s.mu.Unlock() }
+
+// RateLimit makes the ZAK endpoint answer 429 with Retry-After seconds (0
+// to stop).
+func (s *Server) RateLimit(seconds int) { s.mu.Lock(); s.rateLimit = seconds; s.mu.Unlock() }
+
+// ExpireTokens revokes every access token issued so far, as an early
+// expiry or a "sign out everywhere" does.
+func (s *Server) ExpireTokens() { s.mu.Lock(); clear(s.tokens); s.mu.Unlock() }
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	s.OAuthCalls.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failOAuth {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"reason": "Internal Error", "error": "server_error"})
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok || id != s.ClientID || secret != s.ClientSecret {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"reason": "Invalid client_id or client_secret", "error": "invalid_client"})
+		return
+	}
+	_ = r.ParseForm() // Zoom takes the parameters in the query or the form
+	if g := r.Form.Get("grant_type"); g != "account_credentials" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"reason": "Unsupported grant type", "error": "unsupported_grant_type"})
+		return
+	}
+	if r.Form.Get("account_id") != s.AccountID {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"reason": "Invalid account_id", "error": "invalid_request"})
+		return
+	}
+	tok := "eyJzdjoiMDAwMDAxIiwiYWxnIjoiSFM1MTIifQ." + randHex(24)
+	s.tokens[tok] = true
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": s.expiresIn,
+		"scope": "user:read:token:admin", "api_url": "https://api.zoom.us"})
+}
+
+func (s *Server) userToken(w http.ResponseWriter, r *http.Request) {
+	user := r.PathValue("user")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.zakCalls[user]++
+	auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !s.tokens[auth] {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 124, "message": "Invalid access token."})
+		return
+	}
+	if s.rateLimit > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(s.rateLimit))
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"code": 429, "message": "You have reached the maximum per-second rate limit for this API. Try again later."})
+		return
+	}
+	if t := r.URL.Query().Get("type"); t != "zak" && t != "token" && t != "onbehalf" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"code": 300, "message": "Invalid parameter: type."})
+		return
+	}
+	if !s.users[user] {
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": 1001, "message": "User does not exist: " + user + "."})
+		return
+	}
+	zak := "eyJ6bV9za20iOiJ6bV9vMm0iLCJ0eXAiOiJKV1QifQ." + base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + randHex(16)
+	s.zaks[user] = zak
+	writeJSON(w, http.StatusOK, map[string]any{"token": zak})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
