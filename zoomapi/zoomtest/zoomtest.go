@@ -25,14 +25,14 @@ type Server struct {
 
 	OAuthCalls atomic.Int64
 
-	mu         sync.Mutex
-	users      map[string]bool
-	zakCalls   map[string]int
-	tokens     map[string]bool
-	zaks       map[string]string // last ZAK issued per user
-	failOAuth  bool
-	rateLimit  int // Retry-After seconds, 0 for none
-	expiresIn  int
+	mu        sync.Mutex
+	users     map[string]bool
+	zakCalls  map[string]int
+	tokens    map[string]bool
+	zaks      map[string]string // last ZAK issued per user
+	failOAuth bool
+	rateLimit int // Retry-After seconds, 0 for none
+	expiresIn int
 }
 
 // New starts a fake with one account and the given users (IDs or emails).
