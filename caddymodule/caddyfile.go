@@ -40,6 +40,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		user_identity_field  <json path>
 //		session_key_field    <json path>
 //		cors_origins         <origin...>
+//		public_origin        <origin...>
+//		url_fields           <json path...>
 //		meetings_claim       <claim>
 //		fill                 <json path> <placeholder>
 //		require_zak_for_host
@@ -113,16 +115,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("host_when takes 'any', or a placeholder and one or more values")
 			}
 
-		case "meetings", "cors_origins":
+		case "meetings", "cors_origins", "public_origin", "url_fields":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
-			if opt == "meetings" {
-				h.Meetings = append(h.Meetings, args...)
-			} else {
-				h.CORSOrigins = append(h.CORSOrigins, args...)
-			}
+			list := map[string]*[]string{"meetings": &h.Meetings, "cors_origins": &h.CORSOrigins, "public_origin": &h.PublicOrigin, "url_fields": &h.URLFields}[opt]
+			*list = append(*list, args...)
 
 		case "fill":
 			var path, value string

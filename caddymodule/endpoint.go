@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -180,8 +179,8 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) (done bool, f *re
 	}
 	hdr := w.Header()
 	addVary(hdr, "Origin")
-	allowed := slices.Contains(h.CORSOrigins, origin)
-	if !allowed && (preflight || origin != requestOrigin(r)) {
+	allowed, same := h.originAllowed(r, origin)
+	if !allowed && (preflight || !same) {
 		return false, refuse(http.StatusForbidden, codeOriginNotAllowed, "origin",
 			"the origin "+origin+" may not call this endpoint; add it to cors_origins")
 	}
@@ -200,13 +199,4 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) (done bool, f *re
 	hdr.Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 	return true, nil
-}
-
-// requestOrigin is the origin the request was sent to, for the same-origin
-// check.
-func requestOrigin(r *http.Request) string {
-	if r.TLS != nil {
-		return "https://" + r.Host
-	}
-	return "http://" + r.Host
 }

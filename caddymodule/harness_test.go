@@ -116,6 +116,7 @@ type instance struct {
 	t       *testing.T
 	base    string
 	admin   string
+	edge    string
 	logPath string
 	client  *http.Client
 }
@@ -149,12 +150,20 @@ func passwordHash(t *testing.T) string {
 // a file the leak scan reads. {BACKEND}, {HASH} and {PORT} are filled in.
 func startCaddy(t *testing.T, site string, backend string) *instance {
 	t.Helper()
+	return startCaddyWith(t, "", site, "", backend)
+}
+
+// startCaddyWith adds global options and more site blocks; {EDGE} in them
+// is a second free port, served over plain HTTP.
+func startCaddyWith(t *testing.T, global, site, extraSites, backend string) *instance {
+	t.Helper()
 	t.Setenv("ZS_TEST_SECRET", testSecret)
-	port, adminPort := freePort(t), freePort(t)
+	port, adminPort, edgePort := freePort(t), freePort(t), freePort(t)
 	// Not t.TempDir: the leak scan in TestMain reads the logs after every
 	// test has finished.
 	logPath := filepath.Join(logDir, fmt.Sprintf("caddy-%d.log", port))
-	site = strings.NewReplacer("{BACKEND}", backend, "{HASH}", passwordHash(t), "{PORT}", fmt.Sprint(port)).Replace(site)
+	fill := strings.NewReplacer("{BACKEND}", backend, "{HASH}", passwordHash(t), "{PORT}", fmt.Sprint(port), "{EDGE}", fmt.Sprint(edgePort))
+	site, global, extraSites = fill.Replace(site), fill.Replace(global), fill.Replace(extraSites)
 	cfgText := fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	http_port %d
@@ -166,13 +175,15 @@ func startCaddy(t *testing.T, site string, backend string) *instance {
 		format json
 	}
 	metrics
+%s
 }
 
 http://127.0.0.1:%d {
 	log
 %s
 }
-`, adminPort, port, logPath, port, site)
+%s
+`, adminPort, port, logPath, global, port, site, extraSites)
 	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfgText), nil)
 	if err != nil {
 		t.Fatalf("adapting: %v\n%s", err, cfgText)
@@ -191,6 +202,7 @@ http://127.0.0.1:%d {
 	leakWatch.Unlock()
 	return &instance{
 		t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
+		edge: fmt.Sprintf("http://127.0.0.1:%d", edgePort),
 		logPath: logPath, client: &http.Client{Transport: &http.Transport{DisableCompression: true}},
 	}
 }

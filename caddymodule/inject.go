@@ -64,7 +64,7 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	out.Reset()
 	out.Grow(buf.Len() + 512) // room for the signature, so the pooled buffer is reused
 	defer putBuf(out)
-	doc, f := h.signJoinConfig(r.Context(), repl, rec.Header(), buf.Bytes(), out.AvailableBuffer())
+	doc, f := h.signJoinConfig(r, repl, rec.Header(), buf.Bytes(), out.AvailableBuffer())
 	if f != nil {
 		return h.writeRefusal(w, r, f)
 	}
@@ -85,7 +85,7 @@ func prepareBackendRequest(r *http.Request) {
 
 // signJoinConfig checks the backend's join config against the policy, mints
 // the signature and writes it in, leaving every other byte alone.
-func (h *Handler) signJoinConfig(ctx context.Context, repl *caddy.Replacer, hdr http.Header, doc, dst []byte) ([]byte, *refusal) {
+func (h *Handler) signJoinConfig(r *http.Request, repl *caddy.Replacer, hdr http.Header, doc, dst []byte) ([]byte, *refusal) {
 	if ce := hdr.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return nil, refuse(http.StatusBadGateway, codeUpstreamEncoded, "body",
 			"the backend's join config is compressed ("+ce+"); let Caddy negotiate compression (reverse_proxy does by default) instead of forcing it in the backend")
@@ -101,7 +101,7 @@ func (h *Handler) signJoinConfig(ctx context.Context, repl *caddy.Replacer, hdr 
 	if h.SDK == sdkVideo {
 		edits, f = h.videoEdits(repl, doc)
 	} else {
-		edits, f = h.meetingEdits(ctx, repl, doc)
+		edits, f = h.meetingEdits(r.Context(), repl, doc)
 	}
 	if f != nil {
 		return nil, f
@@ -114,6 +114,7 @@ func (h *Handler) signJoinConfig(ctx context.Context, repl *caddy.Replacer, hdr 
 			edits = append(edits, joinconfig.String(fill.Path, v))
 		}
 	}
+	edits = append(edits, h.urlEdits(r, doc)...)
 	out, err := joinconfig.Apply(dst, doc, edits...)
 	if err != nil {
 		return nil, refuse(http.StatusBadGateway, codeUpstreamInvalid, "body", "the signature could not be written into the join config: "+err.Error())

@@ -179,6 +179,18 @@ type Handler struct {
 	// that cannot start the meeting.
 	RequireZAKForHost bool `json:"require_zak_for_host,omitempty"`
 
+	// The origin(s) browsers see, such as https://app.example.com, or
+	// https://*.ngrok-free.app for rotating tunnel subdomains. It wins over
+	// the request; without it the origin is inferred from the request, and
+	// from X-Forwarded-Proto, X-Forwarded-Host and CF-Visitor only when Caddy
+	// trusts the peer (the trusted_proxies server option). Used for the
+	// endpoint's Origin and CORS checks and for url_fields.
+	PublicOrigin []string `json:"public_origin,omitempty"`
+
+	// Inject mode: JSON paths of URL fields (such as leaveUrl) rewritten to
+	// absolute URLs on the public origin, keeping path, query and fragment.
+	URLFields []string `json:"url_fields,omitempty"`
+
 	// Origins allowed to call the endpoint cross-origin (endpoint mode), such
 	// as https://app.example.com. Preflights from them are answered before
 	// authentication; there is no wildcard.
@@ -427,8 +439,18 @@ func (h *Handler) checkConfig() error {
 		return fmt.Errorf("expires %s is outside Zoom's limits; choose between 30m and 48h", time.Duration(h.Expires))
 	}
 	for _, o := range h.CORSOrigins {
-		if o == "*" || !strings.Contains(o, "://") || strings.HasSuffix(o, "/") {
-			return fmt.Errorf("cors_origins: %q is not an origin; write scheme://host[:port], with no wildcard and no trailing slash", o)
+		if o == "*" || !validOrigin(strings.ReplaceAll(o, "*", "x")) {
+			return fmt.Errorf("cors_origins: %q is not an origin; write scheme://host[:port], with no trailing slash; * may stand for a subdomain, never for everything", o)
+		}
+	}
+	for _, o := range h.PublicOrigin {
+		if !validOrigin(strings.ReplaceAll(o, "*", "x")) || strings.HasPrefix(o, "*") {
+			return fmt.Errorf("public_origin: %q is not an origin; write scheme://host[:port] (https://*.ngrok-free.app for rotating subdomains)", o)
+		}
+	}
+	for _, f := range h.URLFields {
+		if err := joinconfig.CheckPath(f); err != nil {
+			return fmt.Errorf("url_fields: %w", err)
 		}
 	}
 	return nil

@@ -1,0 +1,145 @@
+package caddymodule
+
+import (
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/tidwall/gjson"
+
+	"github.com/zoomsig/caddy-zoom-signature/joinconfig"
+)
+
+// publicOrigin is the origin the browser sees, scheme://host. Behind a
+// tunnel or a proxy that is not what Caddy sees: public_origin wins, and
+// otherwise the forwarded headers are read, but only when Caddy trusts the
+// peer (trusted_proxies), so a client cannot choose its own origin.
+func (h *Handler) publicOrigin(r *http.Request) string {
+	inferred := inferOrigin(r)
+	if len(h.PublicOrigin) == 0 {
+		return inferred
+	}
+	for _, p := range h.PublicOrigin {
+		if originMatches(p, inferred) {
+			return inferred
+		}
+	}
+	for _, p := range h.PublicOrigin {
+		if !strings.Contains(p, "*") {
+			return p // an explicit origin wins over what the headers say
+		}
+	}
+	return ""
+}
+
+// inferOrigin reads the origin from the request, with the forwarded
+// headers of trusted peers: ngrok and Tailscale set X-Forwarded-Proto and
+// X-Forwarded-Host (ngrok appends, so the last value counts); cloudflared's
+// X-Forwarded-Proto describes its own hop, so CF-Visitor's scheme wins.
+func inferOrigin(r *http.Request) string {
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); trusted {
+		if v := lastValue(r.Header.Values("X-Forwarded-Proto")); v == "https" || v == "http" {
+			scheme = v
+		}
+		if v := r.Header.Get("Cf-Visitor"); v != "" {
+			if s := gjson.Get(v, "scheme").Str; s == "https" || s == "http" {
+				scheme = s
+			}
+		}
+		if v := lastValue(r.Header.Values("X-Forwarded-Host")); v != "" {
+			host = v
+		}
+	}
+	return scheme + "://" + strings.ToLower(host)
+}
+
+func lastValue(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	v := values[len(values)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.TrimSpace(v)
+}
+
+// originMatches matches an origin against a public_origin or cors_origins
+// entry, where * stands for one or more labels of a rotating subdomain
+// (https://*.ngrok-free.app).
+func originMatches(pattern, origin string) bool {
+	if pattern == origin {
+		return true
+	}
+	if !strings.Contains(pattern, "*") || !validOrigin(origin) {
+		return false
+	}
+	ok, _ := path.Match(pattern, origin)
+	return ok
+}
+
+// validOrigin accepts scheme://host[:port] and nothing else, so that a
+// wildcard cannot match user info, paths or queries.
+func validOrigin(o string) bool {
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.User == nil && u.Path == "" && u.RawQuery == "" && u.Fragment == "" && !strings.ContainsAny(u.Host, "/\\@")
+}
+
+// originAllowed reports whether a browser origin may call the endpoint:
+// listed in cors_origins or public_origin, or the public origin itself.
+func (h *Handler) originAllowed(r *http.Request, origin string) (allowed, same bool) {
+	for _, p := range h.CORSOrigins {
+		if originMatches(p, origin) {
+			return true, false
+		}
+	}
+	for _, p := range h.PublicOrigin {
+		if originMatches(p, origin) {
+			return true, false
+		}
+	}
+	return false, origin == h.publicOrigin(r)
+}
+
+// urlEdits rewrites the url_fields of the join config (leaveUrl and the
+// like) to absolute URLs on the public origin, keeping path, query and
+// fragment, so that rotating tunnel hosts need no backend change.
+func (h *Handler) urlEdits(r *http.Request, doc []byte) []joinconfig.Edit {
+	if len(h.URLFields) == 0 {
+		return nil
+	}
+	origin := h.publicOrigin(r)
+	if origin == "" {
+		return nil
+	}
+	var edits []joinconfig.Edit
+	for _, f := range h.URLFields {
+		v := joinconfig.Get(doc, f)
+		if v.Type != gjson.String {
+			continue
+		}
+		u, err := url.Parse(v.Str)
+		if err != nil {
+			continue
+		}
+		rel := u.EscapedPath()
+		if rel == "" || rel[0] != '/' {
+			rel = "/" + rel
+		}
+		if u.RawQuery != "" {
+			rel += "?" + u.RawQuery
+		}
+		if u.Fragment != "" {
+			rel += "#" + u.EscapedFragment()
+		}
+		edits = append(edits, joinconfig.String(f, origin+rel))
+	}
+	return edits
+}
