@@ -202,7 +202,7 @@ http://127.0.0.1:%d {
 	leakWatch.Unlock()
 	return &instance{
 		t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
-		edge: fmt.Sprintf("http://127.0.0.1:%d", edgePort),
+		edge:    fmt.Sprintf("http://127.0.0.1:%d", edgePort),
 		logPath: logPath, client: &http.Client{Transport: &http.Transport{DisableCompression: true}},
 	}
 }
