@@ -184,6 +184,18 @@ http://127.0.0.1:%d {
 }
 %s
 `, adminPort, port, logPath, global, port, site, extraSites)
+	loadCaddyfile(t, cfgText, logPath)
+	return &instance{
+		t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
+		edge:    fmt.Sprintf("http://127.0.0.1:%d", edgePort),
+		logPath: logPath, client: &http.Client{Transport: &http.Transport{DisableCompression: true}},
+	}
+}
+
+// loadCaddyfile adapts and loads a whole Caddyfile, whose logs go to
+// logPath, and registers the logs for the leak scan.
+func loadCaddyfile(t *testing.T, cfgText, logPath string) {
+	t.Helper()
 	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfgText), nil)
 	if err != nil {
 		t.Fatalf("adapting: %v\n%s", err, cfgText)
@@ -200,11 +212,6 @@ http://127.0.0.1:%d {
 	leakWatch.logs = append(leakWatch.logs, logPath)
 	leakWatch.started = true
 	leakWatch.Unlock()
-	return &instance{
-		t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
-		edge:    fmt.Sprintf("http://127.0.0.1:%d", edgePort),
-		logPath: logPath, client: &http.Client{Transport: &http.Transport{DisableCompression: true}},
-	}
 }
 
 // response is what a test request got back.

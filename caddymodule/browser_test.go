@@ -1,0 +1,442 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/zoomsig/caddy-zoom-signature/signature"
+	"github.com/zoomsig/caddy-zoom-signature/zoomapi/zoomtest"
+)
+
+// The browser suite drives Debian's Chromium with the real Zoom Meeting SDK
+// (from the npm registry, unpacked by "make sdk"). Zoom itself cannot be
+// reached, so zoom.us resolves to standIn, which checks a signature the way
+// Zoom's join endpoint does and answers in its shape; the SDK turns the
+// answer into its own error codes (3712 for an invalid signature, 3705 for
+// an expired one).
+
+// browserNeeds finds Chromium and the SDK. Without them the suite is
+// skipped with the command that installs them, except under CI=true, where
+// a missing piece is a failure.
+func browserNeeds(t *testing.T) (chromium, sdkDir string) {
+	t.Helper()
+	missing := func(what string) {
+		msg := what + " is missing; run `make test` (or `make browser sdk`) to install it"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	chromium = os.Getenv("ZS_CHROMIUM")
+	if chromium == "" {
+		if p, err := exec.LookPath("chromium"); err == nil {
+			chromium = p
+		} else {
+			missing("Debian's chromium")
+		}
+	}
+	sdkDir, _ = filepath.Abs("../.cache/meetingsdk/package/dist")
+	if _, err := os.Stat(filepath.Join(sdkDir, "zoom-meeting-embedded-ES5.min.js")); err != nil {
+		missing("the Zoom Meeting SDK (@zoom/meetingsdk)")
+	}
+	return chromium, sdkDir
+}
+
+// standIn plays zoom.us/api/v1/wc/info.
+type standIn struct {
+	*httptest.Server
+	mu       sync.Mutex
+	received []url2
+}
+
+type url2 struct {
+	signature, apiKey, meetingNumber, zak, verdict string
+}
+
+const standInAccepted = "stand-in: signature accepted"
+
+func newStandIn(t *testing.T, key, secret string) *standIn {
+	s := &standIn{}
+	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+		}
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Headers", r.Header.Get("Access-Control-Request-Headers"))
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if r.URL.Path != "/api/v1/wc/info" {
+			http.NotFound(w, r)
+			return
+		}
+		_ = r.ParseForm()
+		got := url2{signature: r.PostForm.Get("signature"), apiKey: r.PostForm.Get("apiKey"),
+			meetingNumber: r.PostForm.Get("meetingNumber"), zak: r.PostForm.Get("zsk")} // the SDK sends the ZAK as zsk
+		got.verdict = judge(got, key, secret)
+		s.mu.Lock()
+		s.received = append(s.received, got)
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":false,"errorCode":200,"errorMessage":%q}`, got.verdict)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// judge checks what Zoom checks, with golang-jwt rather than our own code:
+// HS256 with the secret, appKey, mn against the meeting number sent, and
+// the times. Its messages are Zoom's, which the SDK maps to its codes.
+func judge(r url2, key, secret string) string {
+	claims := jwt.MapClaims{}
+	_, err := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithoutClaimsValidation()).
+		ParseWithClaims(r.signature, claims, func(*jwt.Token) (any, error) { return []byte(secret), nil })
+	switch {
+	case err != nil:
+		return "Invalid signature."
+	case claims["appKey"] != key:
+		return "Invalid signature."
+	}
+	mn, _ := signature.ParseMeetingNumber(fmt.Sprint(claims["mn"]))
+	if n, ok := claims["mn"].(float64); ok {
+		mn, _ = signature.MeetingNumberFromFloat(n)
+	}
+	if mn.Digits == "" || mn.Digits != r.meetingNumber {
+		return "The meeting number is wrong."
+	}
+	now := float64(time.Now().Unix())
+	exp, _ := claims["exp"].(float64)
+	iat, _ := claims["iat"].(float64)
+	if exp <= now {
+		return "The signature has expired."
+	}
+	if iat > now+5 || exp-iat < 1800 || exp-iat > 172800 {
+		return "Invalid signature."
+	}
+	return standInAccepted
+}
+
+func (s *standIn) last() url2 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.received) == 0 {
+		return url2{}
+	}
+	return s.received[len(s.received)-1]
+}
+
+// badBackend hands out join configs signed wrongly, with no module in
+// front, to show the browser test can fail.
+func badBackend(t *testing.T, key, secret string) *httptest.Server {
+	s, _ := signature.NewSigner(key, secret)
+	wrong, _ := signature.NewSigner(key, "not-the-secret-of-this-app")
+	mn := signature.MeetingNumber{Digits: "85746065432"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var tok string
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/expired"):
+			tok, _ = s.Meeting(signature.Meeting{MeetingNumber: mn, IssuedAt: time.Now().Add(-3 * time.Hour).Unix(), ExpiresIn: 7200})
+		default:
+			tok, _ = wrong.Meeting(signature.Meeting{MeetingNumber: mn, IssuedAt: time.Now().Unix() - 30, ExpiresIn: 7200})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"meetingNumber":"85746065432","role":0,"userName":"x","signature":%q,"sdkKey":%q}`, tok, key)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const browserSite = `{
+	admin off
+	auto_https off
+	persist_config off
+	log {
+		output file {LOG}
+		level DEBUG
+		format json
+	}
+	servers {
+		trusted_proxies static private_ranges
+	}
+}
+
+http://:{PORT} {
+	basic_auth /api/join-config {
+		attendee {HASH}
+		host {HASH}
+	}
+	zoom_signature /api/join-config {
+		sdk_key ` + testKey + `
+		sdk_secret {env.ZS_TEST_SECRET}
+		host_when {http.auth.user.id} host
+		url_fields leaveUrl
+		zak {
+			account_id {env.ZS_ZOOM_ACCOUNT}
+			client_id {env.ZS_ZOOM_CLIENT}
+			client_secret {env.ZS_ZOOM_SECRET}
+			oauth_url {ZOOM}/oauth/token
+			api_url {ZOOM}/v2
+		}
+		require_zak_for_host
+	}
+	handle /api/join-config {
+		header Content-Type application/json
+		@host query role=1
+		respond @host ` + "`" + `{"meetingNumber":"857 4606 5432","role":1,"passWord":"","userName":"{http.auth.user.id}","leaveUrl":"/"}` + "`" + `
+		respond ` + "`" + `{"meetingNumber":"857 4606 5432","role":0,"passWord":"","userName":"{http.auth.user.id}","leaveUrl":"/"}` + "`" + `
+	}
+	zoom_signature /api/signature {
+		mode endpoint
+		sdk_key ` + testKey + `
+		sdk_secret {env.ZS_TEST_SECRET}
+		meetings any
+		allow_anonymous
+		public_origin http://*.tunnel.test:{EDGE}
+	}
+	handle /bad/* {
+		reverse_proxy {BAD}
+	}
+	handle_path /sdk/* {
+		root * {SDK}
+		file_server
+	}
+	@sdkpage path /component.html
+	header @sdkpage {
+		Cross-Origin-Opener-Policy same-origin
+		Cross-Origin-Embedder-Policy require-corp
+		Cross-Origin-Resource-Policy same-origin
+	}
+	handle {
+		root * {WEB}
+		file_server
+	}
+}
+
+# The tunnel edge, as ngrok or cloudflared run it: the public host passes
+# through, with X-Forwarded-For, -Proto and -Host added.
+http://:{EDGE} {
+	reverse_proxy 127.0.0.1:{PORT}
+}
+`
+
+func TestBrowser(t *testing.T) {
+	chromium, sdkDir := browserNeeds(t)
+	start := time.Now()
+	t.Setenv("ZS_TEST_SECRET", testSecret)
+	z := zoomtest.New("host")
+	t.Cleanup(z.Close)
+	t.Setenv("ZS_ZOOM_ACCOUNT", z.AccountID)
+	t.Setenv("ZS_ZOOM_CLIENT", z.ClientID)
+	t.Setenv("ZS_ZOOM_SECRET", z.ClientSecret)
+	stand := newStandIn(t, testKey, testSecret)
+	bad := badBackend(t, testKey, testSecret)
+	web, _ := filepath.Abs("../examples/web")
+	port, edge := freePort(t), freePort(t)
+	logPath := filepath.Join(logDir, fmt.Sprintf("browser-%d.log", port))
+	cfg := strings.NewReplacer("{PORT}", fmt.Sprint(port), "{EDGE}", fmt.Sprint(edge), "{LOG}", logPath, "{HASH}", passwordHash(t),
+		"{ZOOM}", z.URL, "{BAD}", bad.URL, "{SDK}", sdkDir, "{WEB}", web).Replace(browserSite)
+	loadCaddyfile(t, cfg, logPath)
+
+	standPort := stand.Listener.Addr().(*net.TCPAddr).Port
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("ignore-certificate-errors", true), // the stand-in's self-signed certificate
+		chromedp.Flag("host-resolver-rules", fmt.Sprintf("MAP zoom.us 127.0.0.1:%d, MAP *.tunnel.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1", standPort)),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+
+	// Every response body the page receives, for the secret scan, and the
+	// console, to explain a failure.
+	var mu sync.Mutex
+	var finished []network.RequestID
+	var console []string
+	events := 0
+	if err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		events++
+		switch e := ev.(type) {
+		case *network.EventLoadingFinished:
+			finished = append(finished, e.RequestID)
+		case *network.EventLoadingFailed:
+			console = append(console, "load failed: "+e.ErrorText+" "+string(e.BlockedReason))
+		case *runtime.EventConsoleAPICalled:
+			line := string(e.Type) + ":"
+			for _, a := range e.Args {
+				line += " " + string(a.Value)
+			}
+			console = append(console, line)
+		case *runtime.EventExceptionThrown:
+			console = append(console, "exception: "+e.ExceptionDetails.Text+" "+e.ExceptionDetails.Exception.Description)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	open := func(t *testing.T, u string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
+			t.Fatalf("opening %s: %v", u, err)
+		}
+	}
+	type joinResult struct {
+		Status int            `json:"status"`
+		Config map[string]any `json:"config"`
+		Join   *struct {
+			OK        bool   `json:"ok"`
+			Reason    string `json:"reason"`
+			ErrorCode int    `json:"errorCode"`
+		} `json:"join"`
+	}
+	join := func(t *testing.T, args string) joinResult {
+		t.Helper()
+		jctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		res, err := chromedp.Run(jctx, chromedp.Evaluate[joinResult](`zsJoin(`+args+`)`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			mu.Lock()
+			lines := strings.Join(console, "\n")
+			mu.Unlock()
+			t.Fatalf("zsJoin(%s): %v\nconsole:\n%s", args, err, lines)
+		}
+		return res
+	}
+
+	t.Run("attendee joins with our signature", func(t *testing.T) {
+		open(t, base+"/component.html")
+		res := join(t, `{user: 'attendee', password: '`+testPassword+`'}`)
+		if res.Status != 200 || res.Join == nil {
+			t.Fatalf("%+v", res)
+		}
+		got := stand.last()
+		if got.signature != res.Config["signature"] || got.verdict != standInAccepted || got.apiKey != testKey || got.meetingNumber != "85746065432" {
+			t.Fatalf("stand-in received %+v; the page had %v", got, res.Config["signature"])
+		}
+		// The SDK reports the stand-in's non-signature verdict as a plain failure.
+		if res.Join.OK || res.Join.ErrorCode == 3712 || res.Join.ErrorCode == 3705 {
+			t.Fatalf("join %+v", res.Join)
+		}
+	})
+
+	t.Run("bad signatures are reported by the SDK", func(t *testing.T) {
+		for path, want := range map[string]struct {
+			code   int
+			reason string
+		}{
+			"/bad/expired": {3705, "The signature has expired."},
+			"/bad/wrong":   {3712, "Signature is invalid."},
+		} {
+			res := join(t, `{config: '`+path+`'}`)
+			if res.Join == nil || res.Join.ErrorCode != want.code || res.Join.Reason != want.reason {
+				t.Errorf("%s: %+v", path, res.Join)
+			}
+		}
+	})
+
+	t.Run("host with ZAK, attendee refused", func(t *testing.T) {
+		res := join(t, `{user: 'host', password: '`+testPassword+`', role: 1}`)
+		if res.Status != 200 || res.Config["zak"] != z.LastZAK("host") {
+			t.Fatalf("host: %+v", res)
+		}
+		if got := stand.last(); got.verdict != standInAccepted || got.zak != z.LastZAK("host") {
+			t.Fatalf("stand-in received %+v", got)
+		}
+		res = join(t, `{user: 'attendee', password: '`+testPassword+`', role: 1}`)
+		if res.Status != 403 || res.Join != nil {
+			t.Fatalf("attendee as host: %+v", res)
+		}
+	})
+
+	t.Run("cross-origin isolation on the SDK page only", func(t *testing.T) {
+		iso, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`self.crossOriginIsolated`))
+		if err != nil || !iso {
+			t.Fatalf("component.html: crossOriginIsolated %v %v", iso, err)
+		}
+		open(t, base+"/")
+		if iso, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`self.crossOriginIsolated`)); err != nil || iso {
+			t.Fatalf("index.html: crossOriginIsolated %v %v", iso, err)
+		}
+	})
+
+	t.Run("through a tunnel", func(t *testing.T) {
+		// .app is HSTS-preloaded in Chromium, so the stand-in tunnel domain is
+		// a reserved .test name served over plain HTTP.
+		public := fmt.Sprintf("http://abc123.tunnel.test:%d", edge)
+		open(t, public+"/")
+		res, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(async () => {
+			const auth = {Authorization: 'Basic ' + btoa('attendee:`+testPassword+`')};
+			const cfg = await (await fetch('/api/join-config', {headers: auth})).json();
+			const r = await fetch('`+base+`/api/signature', {method: 'POST',
+				headers: {'Content-Type': 'application/json', 'ngrok-skip-browser-warning': '1'},
+				body: JSON.stringify({meetingNumber: '85746065432', role: 0})});
+			return {leaveUrl: cfg.leaveUrl, status: r.status, signed: !!(await r.json()).signature};
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res["leaveUrl"] != public+"/" {
+			t.Errorf("leaveUrl %v, want %s/", res["leaveUrl"], public)
+		}
+		if res["status"] != 200.0 || res["signed"] != true {
+			t.Errorf("cross-origin fetch with ngrok-skip-browser-warning: %v", res)
+		}
+	})
+
+	t.Run("the page never received the secret", func(t *testing.T) {
+		mu.Lock()
+		ids := append([]network.RequestID(nil), finished...)
+		mu.Unlock()
+		scanned := 0
+		for _, id := range ids {
+			body, err := chromedp.Call(ctx, network.GetResponseBody, network.GetResponseBodyParams{RequestID: id})
+			if err != nil {
+				continue // bodies of pages navigated away from are gone
+			}
+			text := string(body.Body)
+			if body.Base64encoded {
+				b, _ := base64.StdEncoding.DecodeString(text)
+				text = string(b)
+			}
+			scanned++
+			for _, secret := range []string{testSecret, z.ClientSecret} {
+				if strings.Contains(text, secret) {
+					t.Fatalf("a response body held a secret")
+				}
+			}
+		}
+		if scanned < 5 {
+			t.Fatalf("only %d response bodies were scanned (%d finished loads, %d events)", scanned, len(ids), events)
+		}
+	})
+	t.Logf("browser suite took %s", time.Since(start).Round(time.Millisecond))
+}
