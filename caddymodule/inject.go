@@ -129,15 +129,7 @@ func (h *Handler) meetingEdits(ctx context.Context, repl *caddy.Replacer, doc []
 		return nil, refuse(http.StatusBadGateway, codeUpstreamMeeting, h.MeetingNumberField,
 			"the backend's join config has no valid meeting number at "+h.MeetingNumberField+": "+problemReason(err)+"; fix the backend or set meeting_number_field")
 	}
-	asked, err := signature.RoleFrom(joinconfig.Get(doc, h.RoleField))
-	if err != nil {
-		return nil, refuse(http.StatusBadGateway, codeUpstreamRole, h.RoleField,
-			"the backend's join config has an invalid role at "+h.RoleField+": "+problemReason(err))
-	}
-	if !h.inScope(repl, mn.Digits) {
-		return nil, h.outOfScope(mn.Digits)
-	}
-	role, f := h.grantRole(repl, asked)
+	asked, role, f := h.backendRole(repl, doc, mn.Digits)
 	if f != nil {
 		return nil, f
 	}
@@ -175,15 +167,7 @@ func (h *Handler) videoEdits(repl *caddy.Replacer, doc []byte) ([]joinconfig.Edi
 		return nil, refuse(http.StatusBadGateway, codeUpstreamSession, h.SessionNameField,
 			"the backend's join config has no session name at "+h.SessionNameField+"; fix the backend or set session_name_field")
 	}
-	asked, err := signature.RoleFrom(joinconfig.Get(doc, h.RoleField))
-	if err != nil {
-		return nil, refuse(http.StatusBadGateway, codeUpstreamRole, h.RoleField,
-			"the backend's join config has an invalid role at "+h.RoleField+": "+problemReason(err))
-	}
-	if !h.inScope(repl, name.Str) {
-		return nil, h.outOfScope(name.Str)
-	}
-	role, f := h.grantRole(repl, asked)
+	asked, role, f := h.backendRole(repl, doc, name.Str)
 	if f != nil {
 		return nil, f
 	}
@@ -206,6 +190,21 @@ func (h *Handler) videoEdits(repl *caddy.Replacer, doc []byte) ([]joinconfig.Edi
 		edits = append(edits, joinconfig.Edit{Path: h.RoleField, Raw: []byte("0")})
 	}
 	return edits, nil
+}
+
+// backendRole reads the role the backend asked for and applies the scope
+// and the host policy to it.
+func (h *Handler) backendRole(repl *caddy.Replacer, doc []byte, meeting string) (asked, role int, f *refusal) {
+	asked, err := signature.RoleFrom(joinconfig.Get(doc, h.RoleField))
+	if err != nil {
+		return 0, 0, refuse(http.StatusBadGateway, codeUpstreamRole, h.RoleField,
+			"the backend's join config has an invalid role at "+h.RoleField+": "+problemReason(err))
+	}
+	if !h.inScope(repl, meeting) {
+		return 0, 0, h.outOfScope(meeting)
+	}
+	role, f = h.grantRole(repl, asked)
+	return asked, role, f
 }
 
 // writeSigned fixes the headers for the new body and sends it. The

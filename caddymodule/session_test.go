@@ -4,20 +4,17 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/zoomsig/caddy-zoom-signature/session/sessiontest"
 )
 
 const sessionSecret = "site-session-secret-0123456789abcdef"
@@ -55,45 +52,10 @@ func hs(t testing.TB, extra jwt.MapClaims) string {
 	return sessionToken(t, jwt.SigningMethodHS256, []byte(sessionSecret), "", extra)
 }
 
-// jwksEndpoint is a real JWKS server whose keys and health the test sets.
-type jwksEndpoint struct {
-	*httptest.Server
-	hits atomic.Int64
-	mu   sync.Mutex
-	keys map[string]*rsa.PublicKey
-	down bool
-}
-
-func newJWKSEndpoint(t *testing.T) *jwksEndpoint {
-	j := &jwksEndpoint{keys: map[string]*rsa.PublicKey{}}
-	j.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		j.hits.Add(1)
-		j.mu.Lock()
-		defer j.mu.Unlock()
-		if j.down {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		keys := []map[string]string{}
-		for kid, k := range j.keys {
-			keys = append(keys, map[string]string{"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
-				"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())})
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
-	}))
+func newJWKSEndpoint(t *testing.T) *sessiontest.JWKS {
+	j := sessiontest.NewJWKS(map[string]*rsa.PublicKey{})
 	t.Cleanup(j.Close)
 	return j
-}
-
-func (j *jwksEndpoint) set(down bool, keys map[string]*rsa.PublicKey) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.down = down
-	if keys != nil {
-		j.keys = keys
-	}
 }
 
 const sessionSite = `
@@ -154,7 +116,7 @@ const sessionSite = `
 	}
 `
 
-func startSessions(t *testing.T, jwks *jwksEndpoint, refetch string) (*instance, *backend) {
+func startSessions(t *testing.T, jwks *sessiontest.JWKS, refetch string) (*instance, *backend) {
 	t.Setenv("ZS_SESSION_SECRET", sessionSecret)
 	b := newBackend(t)
 	site := strings.NewReplacer("{JWKS}", jwks.URL, "{REFETCH}", refetch).Replace(sessionSite)
@@ -165,7 +127,7 @@ func withCookie(tok string) []string { return []string{"Cookie", "session=" + to
 
 func TestSessionRefusals(t *testing.T) {
 	j := newJWKSEndpoint(t)
-	j.set(false, map[string]*rsa.PublicKey{"k1": &sessionRSA.PublicKey})
+	j.Set(false, map[string]*rsa.PublicKey{"k1": &sessionRSA.PublicKey})
 	c, b := startSessions(t, j, "1h")
 	// The classic confusion attack: HS256 keyed with the issuer's public key
 	// PEM, which anyone can download.
@@ -246,9 +208,9 @@ func TestSessionPolicyAndFill(t *testing.T) {
 
 func TestSessionJWKS(t *testing.T) {
 	j := newJWKSEndpoint(t)
-	j.set(false, map[string]*rsa.PublicKey{"k1": &sessionRSA.PublicKey})
+	j.Set(false, map[string]*rsa.PublicKey{"k1": &sessionRSA.PublicKey})
 	c, _ := startSessions(t, j, "1h")
-	start := j.hits.Load()
+	start := j.Hits.Load()
 	toks := make([]string, 20)
 	for i := range toks {
 		toks[i] = sessionToken(t, jwt.SigningMethodRS256, sessionRSA, "k1", jwt.MapClaims{"jti": strconv.Itoa(i)})
@@ -259,7 +221,7 @@ func TestSessionJWKS(t *testing.T) {
 			t.Fatalf("request %d: %d %s", i, resp.status, resp.body)
 		}
 	}
-	if n := j.hits.Load(); n != start || n > 2 {
+	if n := j.Hits.Load(); n != start || n > 2 {
 		t.Fatalf("JWKS hit %d times (%d at start) for 1000 requests", n, start)
 	}
 	if v := c.metricValue(t, `caddy_zoom_signature_jwks_fetches_total{result="ok"}`); v < 1 {
@@ -267,20 +229,20 @@ func TestSessionJWKS(t *testing.T) {
 	}
 	// Rotation: a new kid is picked up without a restart.
 	k2, _ := rsa.GenerateKey(rand.Reader, 2048)
-	j.set(false, map[string]*rsa.PublicKey{"k1": &sessionRSA.PublicKey, "k2": &k2.PublicKey})
+	j.Set(false, map[string]*rsa.PublicKey{"k1": &sessionRSA.PublicKey, "k2": &k2.PublicKey})
 	if resp := c.do("GET", "/j/join/join-config", "", "", "Authorization", "Bearer "+sessionToken(t, jwt.SigningMethodRS256, k2, "k2", nil)); resp.status != 200 {
 		t.Fatalf("rotated key: %d %s", resp.status, resp.body)
 	}
 	// A flood of unknown kids: no more fetches (the refetch budget is spent).
-	before := j.hits.Load()
+	before := j.Hits.Load()
 	for i := range 100 {
 		c.do("GET", "/j/join/join-config", "", "", "Authorization", "Bearer "+sessionToken(t, jwt.SigningMethodRS256, k2, "x"+strconv.Itoa(i), nil))
 	}
-	if n := j.hits.Load() - before; n > 0 {
+	if n := j.Hits.Load() - before; n > 0 {
 		t.Fatalf("100 unknown kids caused %d JWKS fetches", n)
 	}
 	// JWKS down later: cached keys keep working.
-	j.set(true, nil)
+	j.Set(true, nil)
 	if resp := c.do("GET", "/j/join/join-config", "", "", "Authorization", "Bearer "+sessionToken(t, jwt.SigningMethodRS256, sessionRSA, "k1", jwt.MapClaims{"jti": "new"})); resp.status != 200 {
 		t.Fatalf("JWKS down later: %d %s", resp.status, resp.body)
 	}
@@ -288,7 +250,7 @@ func TestSessionJWKS(t *testing.T) {
 
 func TestSessionJWKSDownAtStart(t *testing.T) {
 	j := newJWKSEndpoint(t)
-	j.set(true, map[string]*rsa.PublicKey{"k1": &sessionRSA.PublicKey})
+	j.Set(true, map[string]*rsa.PublicKey{"k1": &sessionRSA.PublicKey})
 	c, b := startSessions(t, j, "10ms") // Provision succeeds with the JWKS down
 	tok := sessionToken(t, jwt.SigningMethodRS256, sessionRSA, "k1", nil)
 	before := b.hits.Load()
@@ -296,7 +258,7 @@ func TestSessionJWKSDownAtStart(t *testing.T) {
 	if resp.status != 503 || resp.errorCode(t) != "jwks_unavailable" || b.hits.Load() != before {
 		t.Fatalf("JWKS down: %d %s", resp.status, resp.body)
 	}
-	j.set(false, nil)
+	j.Set(false, nil)
 	for i := 0; ; i++ {
 		if resp = c.do("GET", "/j/join/join-config", "", "", "Authorization", "Bearer "+tok); resp.status == 200 {
 			break

@@ -7,20 +7,18 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/zoomsig/caddy-zoom-signature/session/sessiontest"
 )
 
 var (
@@ -204,46 +202,10 @@ func TestCache(t *testing.T) {
 	}
 }
 
-// jwksServer is a real HTTP JWKS endpoint whose keys and health the test
-// controls, and which counts its hits.
-type jwksServer struct {
-	*httptest.Server
-	hits atomic.Int64
-	mu   sync.Mutex
-	keys map[string]*rsa.PublicKey
-	down bool
-}
-
-func newJWKS(t testing.TB) *jwksServer {
-	s := &jwksServer{keys: map[string]*rsa.PublicKey{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.hits.Add(1)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.down {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		var keys []map[string]string
-		for kid, k := range s.keys {
-			keys = append(keys, map[string]string{"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
-				"n": base64.RawURLEncoding.EncodeToString(k.N.Bytes()),
-				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())})
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"keys": keys})
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *jwksServer) set(down bool, keys map[string]*rsa.PublicKey) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = down
-	if keys != nil {
-		s.keys = keys
-	}
+func newJWKS(t testing.TB) *sessiontest.JWKS {
+	j := sessiontest.NewJWKS(map[string]*rsa.PublicKey{})
+	t.Cleanup(j.Close)
+	return j
 }
 
 func jwksVerifier(t testing.TB, url string, refetch, refresh time.Duration) *Verifier {
@@ -274,19 +236,19 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func TestJWKS(t *testing.T) {
 	srv := newJWKS(t)
-	srv.set(false, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey})
+	srv.Set(false, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey})
 	v := jwksVerifier(t, srv.URL, time.Hour, time.Hour)
-	start := srv.hits.Load()
+	start := srv.Hits.Load()
 	for i := range 1000 {
 		if _, err := v.Verify(bearer(rsToken(t, rsaKey, "k1", strconv.Itoa(i%50)))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := srv.hits.Load(); n != 1 || start != 1 {
+	if n := srv.Hits.Load(); n != 1 || start != 1 {
 		t.Fatalf("JWKS fetched %d times for 1000 verifications", n)
 	}
 	// Down later: the cached keys keep working.
-	srv.set(true, nil)
+	srv.Set(true, nil)
 	if _, err := v.Verify(bearer(rsToken(t, rsaKey, "k1", "fresh"))); err != nil {
 		t.Fatalf("with the JWKS down: %v", err)
 	}
@@ -294,17 +256,17 @@ func TestJWKS(t *testing.T) {
 
 func TestJWKSRotationAndFlood(t *testing.T) {
 	srv := newJWKS(t)
-	srv.set(false, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey})
+	srv.Set(false, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey})
 	rsa2, _ := rsa.GenerateKey(rand.Reader, 2048)
 	v := jwksVerifier(t, srv.URL, time.Hour, time.Hour)
 	// A new kid is picked up by one refetch, without a restart.
-	srv.set(false, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey, "k2": &rsa2.PublicKey})
+	srv.Set(false, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey, "k2": &rsa2.PublicKey})
 	if _, err := v.Verify(bearer(rsToken(t, rsa2, "k2", ""))); err != nil {
 		t.Fatalf("rotated key: %v", err)
 	}
 	// A flood of unknown kids does not become a flood of fetches: the
 	// refetch budget (one per hour here) is spent.
-	before := srv.hits.Load()
+	before := srv.Hits.Load()
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Add(1)
@@ -317,33 +279,33 @@ func TestJWKSRotationAndFlood(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := srv.hits.Load() - before; n > 0 {
+	if n := srv.Hits.Load() - before; n > 0 {
 		t.Fatalf("200 unknown kids caused %d fetches", n)
 	}
 }
 
 func TestJWKSDownAtStart(t *testing.T) {
 	srv := newJWKS(t)
-	srv.set(true, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey})
+	srv.Set(true, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey})
 	v := jwksVerifier(t, srv.URL, 10*time.Millisecond, time.Hour)
 	tok := rsToken(t, rsaKey, "k1", "")
 	if _, err := v.Verify(bearer(tok)); err == nil || err.Code != CodeJWKSDown || err.Status != 503 {
 		t.Fatalf("JWKS down at start: %v", err)
 	}
-	srv.set(false, nil)
+	srv.Set(false, nil)
 	eventually(t, "the keys arriving", func() bool { _, err := v.Verify(bearer(tok)); return err == nil })
 }
 
 func TestJWKSKeyRemovedStopsCachedTokens(t *testing.T) {
 	srv := newJWKS(t)
-	srv.set(false, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey})
+	srv.Set(false, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey})
 	v := jwksVerifier(t, srv.URL, time.Hour, 50*time.Millisecond)
 	tok := rsToken(t, rsaKey, "k1", "")
 	if _, err := v.Verify(bearer(tok)); err != nil {
 		t.Fatal(err)
 	}
 	rsa2, _ := rsa.GenerateKey(rand.Reader, 2048)
-	srv.set(false, map[string]*rsa.PublicKey{"k2": &rsa2.PublicKey})
+	srv.Set(false, map[string]*rsa.PublicKey{"k2": &rsa2.PublicKey})
 	eventually(t, "the removed key's cached token being refused", func() bool {
 		_, err := v.Verify(bearer(tok))
 		return err != nil && err.Code == CodeUnknownKey
