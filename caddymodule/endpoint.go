@@ -1,9 +1,9 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -38,7 +38,10 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if _, f := h.identify(r, repl); f != nil {
 		return h.writeRefusal(w, r, f)
 	}
-	body, f := h.readBody(w, r)
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer putBuf(buf)
+	body, f := h.readBody(w, r, buf)
 	if f != nil {
 		return h.writeRefusal(w, r, f)
 	}
@@ -74,8 +77,9 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 // readBody reads at most max_body bytes. The body is parsed as JSON
 // whatever its Content-Type says: the sample silently ignores text/plain
 // bodies (fetch's default), which is how "undefined" got signed.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *refusal) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) ([]byte, *refusal) {
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.MaxBody))
+	body := buf.Bytes()
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):

@@ -168,6 +168,11 @@ func (h *Handler) identify(r *http.Request, repl *caddy.Replacer) (string, *refu
 				return claimValue(v), ok
 			})
 		}
+	} else if h.identityKey != "" {
+		// One placeholder, looked up directly: ReplaceAll would parse the
+		// template on every request.
+		v, _ := repl.Get(h.identityKey)
+		user = caddy.ToString(v)
 	} else {
 		user = repl.ReplaceAll(h.Identity, "")
 	}
@@ -177,6 +182,15 @@ func (h *Handler) identify(r *http.Request, repl *caddy.Replacer) (string, *refu
 	}
 	repl.Set(phUserID, user)
 	return user, nil
+}
+
+// placeholderKey returns the key of a template that is exactly one
+// placeholder, such as "http.auth.user.id" for "{http.auth.user.id}".
+func placeholderKey(tmpl string) string {
+	if len(tmpl) > 2 && tmpl[0] == '{' && tmpl[len(tmpl)-1] == '}' && !strings.ContainsAny(tmpl[1:len(tmpl)-1], "{}") {
+		return tmpl[1 : len(tmpl)-1]
+	}
+	return ""
 }
 
 // claimList is an array claim; as a placeholder it reads "a,b", and
@@ -205,8 +219,8 @@ func claimValue(v any) any {
 // values returns a placeholder's value as a list: the elements of an array
 // claim, or the one resolved string.
 func values(repl *caddy.Replacer, placeholder string) []string {
-	if key, ok := strings.CutPrefix(placeholder, "{"); ok && strings.HasSuffix(key, "}") && !strings.ContainsAny(key[:len(key)-1], "{}") {
-		if v, ok := repl.Get(key[:len(key)-1]); ok {
+	if key := placeholderKey(placeholder); key != "" {
+		if v, ok := repl.Get(key); ok {
 			if l, ok := v.(claimList); ok {
 				return l
 			}

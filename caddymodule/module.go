@@ -205,10 +205,11 @@ type Handler struct {
 	logger   *zap.Logger
 	now      func() time.Time
 	// scope holds Meetings normalised (digits for meeting numbers).
-	scope    []string
-	anyScope bool
-	minted   [2]prometheus.Counter
-	duration prometheus.Observer
+	scope       []string
+	anyScope    bool
+	identityKey string
+	minted      [2]prometheus.Counter
+	duration    prometheus.Observer
 }
 
 // HostRule allows role 1 when the value of a placeholder is one of Values.
@@ -244,6 +245,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Identity == "" {
 		h.Identity = "{http.auth.user.id}"
 	}
+	h.identityKey = placeholderKey(h.Identity)
 	if h.OnHostDenied == "" {
 		h.OnHostDenied = hostDeny
 	}

@@ -1,0 +1,54 @@
+package caddymodule
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// TestProvisionErrors covers what only Provision can see: placeholders that
+// resolve to nothing. The errors name the placeholder, never a value.
+func TestProvisionErrors(t *testing.T) {
+	t.Setenv("ZS_SET", "a-value-that-must-not-leak")
+	for _, c := range []struct {
+		name string
+		h    Handler
+		want string
+	}{
+		{"empty secret", Handler{SDKKey: "k", SDKSecret: "{env.ZS_UNSET}"}, `sdk_secret "{env.ZS_UNSET}" resolved to an empty value`},
+		{"empty key", Handler{SDKKey: "{env.ZS_UNSET}", SDKSecret: "{env.ZS_SET}"}, `sdk_key "{env.ZS_UNSET}" resolved to an empty value`},
+		{"missing secret file", Handler{SDKKey: "k", SDKSecret: "{file./nonexistent/zoom_secret}"}, "resolved to an empty value"},
+		{"empty session secret", Handler{SDKKey: "k", SDKSecret: "{env.ZS_SET}", SessionJWT: &SessionJWT{HMACSecret: "{env.ZS_UNSET}"}}, "hmac_secret"},
+		{"bad public key file", Handler{SDKKey: "k", SDKSecret: "{env.ZS_SET}", SessionJWT: &SessionJWT{PublicKey: "/nonexistent.pem", Algorithms: []string{"RS256"}}}, "public_key"},
+		{"empty zak credentials", Handler{SDKKey: "k", SDKSecret: "{env.ZS_SET}", Zak: &ZAKConfig{AccountID: "{env.ZS_UNSET}", ClientID: "c", ClientSecret: "{env.ZS_SET}"}}, "zak needs account_id"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			err := c.h.Provision(ctx)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "a-value-that-must-not-leak") {
+				t.Fatal("the error echoes a resolved secret")
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	h := provisioned(t, &Handler{})
+	if h.SDK != sdkMeeting || h.Mode != modeInject || h.Identity != "{http.auth.user.id}" || h.OnHostDenied != hostDeny ||
+		h.Expires != caddy.Duration(7200e9) || h.backdate != 30e9 || h.MaxBody != 64<<10 || h.sdkKeyAt != "sdkKey" ||
+		h.MeetingNumberField != "meetingNumber" || h.RoleField != "role" || h.SignatureField != "signature" {
+		t.Fatalf("defaults: %+v", h)
+	}
+	if v := provisioned(t, &Handler{SDK: sdkVideo}); v.sdkKeyAt != "" {
+		t.Fatalf("video writes the key at %q", v.sdkKeyAt)
+	}
+	if l := provisioned(t, &Handler{SDK: sdkWebSDK1}); l.sdkKeyAt != "apiKey" {
+		t.Fatalf("websdk1 writes the key at %q", l.sdkKeyAt)
+	}
+}
