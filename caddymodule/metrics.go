@@ -16,30 +16,18 @@ import (
 // handler instance does not panic (the reverse_proxy and caddy-ratelimit
 // pattern).
 var (
-	metricSignatures = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "zoom_signature", Name: "signatures_total",
-		Help: "Signatures minted, by SDK format and role.",
-	}, []string{"sdk", "role"})
-	metricRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "zoom_signature", Name: "refusals_total",
-		Help: "Requests answered with an error instead of a signature, by code.",
-	}, []string{"code"})
-	metricPassThrough = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "zoom_signature", Name: "passthrough_total",
-		Help: "Backend responses passed through unsigned, by reason (head, status, not_json, empty).",
-	}, []string{"reason"})
-	metricUnsignable = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "zoom_signature", Name: "unsignable_total",
-		Help: "Backend JSON join configs that could not be signed (answered 502), by code.",
-	}, []string{"code"})
-	metricJWKS = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "zoom_signature", Name: "jwks_fetches_total",
-		Help: "JWKS fetches for session_jwt, by result (ok, error).",
-	}, []string{"result"})
-	metricZoom = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy", Subsystem: "zoom_signature", Name: "zoom_api_requests_total",
-		Help: "Calls to Zoom for host ZAKs, by kind (oauth, zak) and result (ok, error).",
-	}, []string{"kind", "result"})
+	metricSignatures = counterVec("signatures_total",
+		"Signatures minted, by SDK format and role.", "sdk", "role")
+	metricRefusals = counterVec("refusals_total",
+		"Requests answered with an error instead of a signature, by code.", "code")
+	metricPassThrough = counterVec("passthrough_total",
+		"Backend responses passed through unsigned, by reason (head, status, not_json, empty).", "reason")
+	metricUnsignable = counterVec("unsignable_total",
+		"Backend JSON join configs that could not be signed (answered 502), by code.", "code")
+	metricJWKS = counterVec("jwks_fetches_total",
+		"JWKS fetches for session_jwt, by result (ok, error).", "result")
+	metricZoom = counterVec("zoom_api_requests_total",
+		"Calls to Zoom for host ZAKs, by kind (oauth, zak) and result (ok, error).", "kind", "result")
 	metricDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "zoom_signature", Name: "handler_duration_seconds",
 		Help:    "Time spent inside the handler itself, excluding the next handler, by mode.",
@@ -48,6 +36,10 @@ var (
 
 	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricUnsignable, metricJWKS, metricZoom, metricDuration}
 )
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "caddy", Subsystem: "zoom_signature", Name: name, Help: help}, labels)
+}
 
 func registerMetrics(ctx caddy.Context) error {
 	reg := ctx.GetMetricsRegistry()
