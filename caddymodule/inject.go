@@ -133,7 +133,13 @@ func (h *Handler) meetingEdits(ctx context.Context, repl *caddy.Replacer, doc []
 	if f != nil {
 		return nil, f
 	}
-	zak, f := h.hostZAK(ctx, repl, role, joinconfig.Get(doc, h.zakField).Str)
+	var present string
+	if role == 1 && h.zak == nil && h.RequireZAKForHost {
+		// Only then does a ZAK from the backend matter; looking up an
+		// absent key walks the whole document.
+		present = joinconfig.Get(doc, h.zakField).Str
+	}
+	zak, f := h.hostZAK(ctx, repl, role, present)
 	if f != nil {
 		return nil, f
 	}
