@@ -50,7 +50,9 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 		return h.writeRefusal(w, r, f)
 	}
 
-	out := append(make([]byte, 0, len(token)+64), `{"signature":`...)
+	// The body was parsed into copies, so its buffer can hold the answer.
+	buf.Reset()
+	out := append(buf.AvailableBuffer(), `{"signature":`...)
 	out = jsonstr.Append(out, token)
 	if h.SDK == sdkMeeting {
 		out = append(out, `,"sdkKey":`...)
@@ -64,10 +66,8 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 	}
 	out = append(out, '}')
 	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json; charset=utf-8")
-	hdr.Set("Content-Length", strconv.Itoa(len(out)))
-	hdr.Set("Cache-Control", "no-store, private")
-	addVary(hdr, "Cookie", "Authorization")
+	hdr["Content-Length"] = []string{strconv.Itoa(len(out))}
+	setNoStore(hdr, "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(out)
 	repl.Set(phResult, resultSigned)

@@ -222,11 +222,29 @@ func writeSigned(rec *recorder, doc []byte) {
 	hdr.Del("Last-Modified")
 	hdr.Del("Accept-Ranges")
 	hdr.Del("Content-Encoding")
-	hdr.Set("Content-Length", strconv.Itoa(len(doc)))
-	hdr.Set("Cache-Control", "no-store, private")
-	addVary(hdr, "Cookie", "Authorization")
+	hdr["Content-Length"] = []string{strconv.Itoa(len(doc))}
+	setNoStore(hdr, "")
 	rec.ResponseWriterWrapper.WriteHeader(rec.status)
 	_, _ = rec.ResponseWriterWrapper.Write(doc)
+}
+
+// setNoStore marks a response as personal and fresh: no cache may keep it,
+// and it varies with the credentials. The values share one backing array,
+// cut with full slice expressions so that an append by a later handler
+// cannot reach the next value; they are never shared across requests,
+// since Caddy's header handler rewrites values in place.
+func setNoStore(hdr http.Header, contentType string) {
+	vals := make([]string, 4)
+	vals[0], vals[1], vals[2], vals[3] = "no-store, private", "Cookie", "Authorization", contentType
+	hdr["Cache-Control"] = vals[0:1:1]
+	if contentType != "" {
+		hdr["Content-Type"] = vals[3:4:4]
+	}
+	if len(hdr["Vary"]) == 0 {
+		hdr["Vary"] = vals[1:3:3]
+		return
+	}
+	addVary(hdr, "Cookie", "Authorization")
 }
 
 // addVary adds names to Vary unless they are there already.
