@@ -2,7 +2,7 @@
 // and optionally join with the Zoom Meeting SDK (Client View) from Zoom's CDN.
 'use strict';
 
-const SDK_VERSION = '3.13.2'; // Client View build on source.zoom.us
+const SDK_VERSION = '6.2.0'; // the Client View build on source.zoom.us; the same version make sdk fetches
 let current = null;
 
 function user() {
