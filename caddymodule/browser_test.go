@@ -21,7 +21,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/zoomsig/caddy-zoom-signature/signature"
-	"github.com/zoomsig/caddy-zoom-signature/zoomapi/zoomtest"
 )
 
 // The browser suite drives Debian's Chromium with the real Zoom Meeting SDK
@@ -187,13 +186,7 @@ http://:{PORT} {
 		sdk_secret {env.ZS_TEST_SECRET}
 		host_when {http.auth.user.id} host
 		url_fields leaveUrl
-		zak {
-			account_id {env.ZS_ZOOM_ACCOUNT}
-			client_id {env.ZS_ZOOM_CLIENT}
-			client_secret {env.ZS_ZOOM_SECRET}
-			oauth_url {ZOOM}/oauth/token
-			api_url {ZOOM}/v2
-		}
+		` + zakBlock + `
 		require_zak_for_host
 	}
 	handle /api/join-config {
@@ -240,11 +233,7 @@ func TestBrowser(t *testing.T) {
 	chromium, sdkDir := browserNeeds(t)
 	start := time.Now()
 	t.Setenv("ZS_TEST_SECRET", testSecret)
-	z := zoomtest.New("host")
-	t.Cleanup(z.Close)
-	t.Setenv("ZS_ZOOM_ACCOUNT", z.AccountID)
-	t.Setenv("ZS_ZOOM_CLIENT", z.ClientID)
-	t.Setenv("ZS_ZOOM_SECRET", z.ClientSecret)
+	z := newZoomFake(t)
 	stand := newStandIn(t, testKey, testSecret)
 	bad := badBackend(t, testKey, testSecret)
 	web, _ := filepath.Abs("../examples/web")

@@ -134,14 +134,7 @@ func (h *Handler) signRequest(ctx context.Context, repl *caddy.Replacer, body []
 	if zak, f = h.hostZAK(ctx, repl, m.Role, ""); f != nil {
 		return "", "", f
 	}
-	if m.VideoWebRTCMode != nil && h.SDK == sdkMeeting {
-		// Only the JWT carries video_webrtc_mode; mint it through the signer
-		// directly to keep the sample's claim.
-		m.IssuedAt = h.issuedAtMillis() / 1000
-		if token, err = h.signer.Meeting(m); err != nil {
-			return "", "", badRequest(err)
-		}
-	} else if token, f = h.mintMeeting(m.MeetingNumber, m.Role, m.ExpiresIn); f != nil {
+	if token, f = h.mintMeeting(m); f != nil {
 		return "", "", f
 	}
 	h.signed(repl, m.Role, m.MeetingNumber.Digits)

@@ -143,7 +143,7 @@ func (h *Handler) meetingEdits(ctx context.Context, repl *caddy.Replacer, doc []
 	if f != nil {
 		return nil, f
 	}
-	token, f := h.mintMeeting(mn, role, int64(h.lifetime()))
+	token, f := h.mintMeeting(signature.Meeting{MeetingNumber: mn, Role: role, ExpiresIn: h.lifetime()})
 	if f != nil {
 		return nil, f
 	}
@@ -177,7 +177,7 @@ func (h *Handler) videoEdits(repl *caddy.Replacer, doc []byte) ([]joinconfig.Edi
 	if f != nil {
 		return nil, f
 	}
-	v := signature.Video{SessionName: name.Str, Role: role, ExpiresIn: int64(h.lifetime())}
+	v := signature.Video{SessionName: name.Str, Role: role, ExpiresIn: h.lifetime()}
 	if id := joinconfig.Get(doc, h.UserIdentityField); id.Type == gjson.String {
 		v.UserIdentity = &id.Str
 	}

@@ -14,18 +14,19 @@ func (h *Handler) lifetime() int64 { return int64(time.Duration(h.Expires) / tim
 func (h *Handler) issuedAtMillis() int64 { return h.now().Add(-h.backdate).UnixMilli() }
 
 // mintMeeting signs a Meeting SDK JWT, or a Web SDK 1.x signature for sdk
-// websdk1. Inputs were validated before; an error here is a bug, answered
-// with 500 and no token.
-func (h *Handler) mintMeeting(mn signature.MeetingNumber, role int, expiresIn int64) (string, *refusal) {
+// websdk1, issued now less the back-dating. Inputs were validated before;
+// an error here is a bug, answered with 500 and no token.
+func (h *Handler) mintMeeting(m signature.Meeting) (string, *refusal) {
 	var (
 		token string
 		err   error
 	)
 	ms := h.issuedAtMillis()
 	if h.SDK == sdkWebSDK1 {
-		token, err = h.signer.WebSDK1(mn, role, ms, false)
+		token, err = h.signer.WebSDK1(m.MeetingNumber, m.Role, ms, false)
 	} else {
-		token, err = h.signer.Meeting(signature.Meeting{MeetingNumber: mn, Role: role, IssuedAt: ms / 1000, ExpiresIn: expiresIn})
+		m.IssuedAt = ms / 1000
+		token, err = h.signer.Meeting(m)
 	}
 	if err != nil {
 		return "", refuse(http.StatusInternalServerError, codeSigningFailed, "signature", "the signature could not be minted: "+problemReason(err))

@@ -10,6 +10,16 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/zoomapi/zoomtest"
 )
 
+// zakBlock points a zak block at the zoomtest fake ({ZOOM}), with the
+// credentials startZAK puts in the environment.
+const zakBlock = `zak {
+				account_id {env.ZS_ZOOM_ACCOUNT}
+				client_id {env.ZS_ZOOM_CLIENT}
+				client_secret {env.ZS_ZOOM_SECRET}
+				oauth_url {ZOOM}/oauth/token
+				api_url {ZOOM}/v2
+			}`
+
 const zakSite = `
 	@authed {
 		path /z/*
@@ -42,13 +52,7 @@ const zakSite = `
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
 			host_when any
-			zak {
-				account_id {env.ZS_ZOOM_ACCOUNT}
-				client_id {env.ZS_ZOOM_CLIENT}
-				client_secret {env.ZS_ZOOM_SECRET}
-				oauth_url {ZOOM}/oauth/token
-				api_url {ZOOM}/v2
-			}
+			` + zakBlock + `
 		}
 		reverse_proxy {BACKEND}
 	}
@@ -68,19 +72,16 @@ const zakSite = `
 			sdk_secret {env.ZS_TEST_SECRET}
 			meetings any
 			host_when {http.auth.user.id} host
-			zak {
-				account_id {env.ZS_ZOOM_ACCOUNT}
-				client_id {env.ZS_ZOOM_CLIENT}
-				client_secret {env.ZS_ZOOM_SECRET}
-				oauth_url {ZOOM}/oauth/token
-				api_url {ZOOM}/v2
-			}
+			` + zakBlock + `
 			require_zak_for_host
 		}
 	}
 `
 
-func startZAK(t *testing.T) (*instance, *zoomtest.Server) {
+// newZoomFake starts the fake Zoom with the Zoom user "host", puts its
+// credentials where zakBlock reads them, and has the leak scan watch for
+// its client secret.
+func newZoomFake(t *testing.T) *zoomtest.Server {
 	z := zoomtest.New("host")
 	t.Cleanup(z.Close)
 	t.Setenv("ZS_ZOOM_ACCOUNT", z.AccountID)
@@ -89,6 +90,11 @@ func startZAK(t *testing.T) (*instance, *zoomtest.Server) {
 	leakWatch.Lock()
 	leakWatch.secrets = append(leakWatch.secrets, z.ClientSecret)
 	leakWatch.Unlock()
+	return z
+}
+
+func startZAK(t *testing.T) (*instance, *zoomtest.Server) {
+	z := newZoomFake(t)
 	b := newBackend(t)
 	return startCaddy(t, strings.ReplaceAll(zakSite, "{ZOOM}", z.URL), b.URL), z
 }
