@@ -1,12 +1,13 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -263,19 +265,47 @@ func TestBrowser(t *testing.T) {
 	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 
-	// Every response body the page receives, for the secret scan, and the
-	// console, to explain a failure.
+	// Every response the page receives is paused at the response stage
+	// (Fetch domain), its body scanned for the secrets, and then let go. A
+	// body read later from the Network domain is gone once the page navigates
+	// away, so the scan has to happen while the response is held.
 	var mu sync.Mutex
-	var finished []network.RequestID
 	var console []string
-	events := 0
-	if err := chromedp.Listen(ctx, func(ev any) {
+	scanned := map[string]int{} // path -> bodies scanned
+	var scanErrs []string
+	secrets := []string{testSecret, z.ClientSecret}
+	scan := func(e *fetch.EventRequestPaused) {
+		defer func() {
+			// The browser may already be gone at the end of the suite.
+			_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
+		}()
+		if e.ResponseErrorReason != "" || (e.ResponseStatusCode >= 300 && e.ResponseStatusCode < 400) {
+			return // no body to read
+		}
+		body, err := chromedp.Call(ctx, fetch.GetResponseBody, fetch.GetResponseBodyParams{RequestID: e.RequestID})
+		u, _ := url.Parse(e.Request.URL)
 		mu.Lock()
 		defer mu.Unlock()
-		events++
+		if err != nil {
+			scanErrs = append(scanErrs, fmt.Sprintf("reading the body of %s: %v", u.Path, err))
+			return
+		}
+		for _, secret := range secrets {
+			if bytes.Contains(body.Body, []byte(secret)) {
+				scanErrs = append(scanErrs, "the response body of "+u.Path+" held a secret")
+			}
+		}
+		scanned[u.Host+u.Path]++
+	}
+	if err := chromedp.Listen(ctx, func(ev any) {
 		switch e := ev.(type) {
-		case *network.EventLoadingFinished:
-			finished = append(finished, e.RequestID)
+		case *fetch.EventRequestPaused:
+			go scan(e) // a listener must not block on a protocol call
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
 		case *network.EventLoadingFailed:
 			console = append(console, "load failed: "+e.ErrorText+" "+string(e.BlockedReason))
 		case *runtime.EventConsoleAPICalled:
@@ -287,6 +317,11 @@ func TestBrowser(t *testing.T) {
 		case *runtime.EventExceptionThrown:
 			console = append(console, "exception: "+e.ExceptionDetails.Text+" "+e.ExceptionDetails.Exception.Description)
 		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{
+		Patterns: []*fetch.RequestPattern{{URLPattern: "*", RequestStage: fetch.RequestStageResponse}},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -403,28 +438,32 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("the page never received the secret", func(t *testing.T) {
 		mu.Lock()
-		ids := append([]network.RequestID(nil), finished...)
-		mu.Unlock()
-		scanned := 0
-		for _, id := range ids {
-			body, err := chromedp.Call(ctx, network.GetResponseBody, network.GetResponseBodyParams{RequestID: id})
-			if err != nil {
-				continue // bodies of pages navigated away from are gone
-			}
-			text := string(body.Body)
-			if body.Base64encoded {
-				b, _ := base64.StdEncoding.DecodeString(text)
-				text = string(b)
-			}
-			scanned++
-			for _, secret := range []string{testSecret, z.ClientSecret} {
-				if strings.Contains(text, secret) {
-					t.Fatalf("a response body held a secret")
-				}
+		defer mu.Unlock()
+		for _, e := range scanErrs {
+			t.Error(e)
+		}
+		// Every kind of response the suite caused must have been scanned:
+		// pages, scripts, the SDK, join configs, the endpoint and Zoom's
+		// join endpoint (the stand-in).
+		host := fmt.Sprintf("127.0.0.1:%d", port)
+		for _, p := range []string{
+			host + "/component.html", host + "/component.js", host + "/", host + "/app.js",
+			host + "/api/join-config", host + "/api/signature", host + "/bad/expired",
+			fmt.Sprintf("abc123.tunnel.test:%d/api/join-config", edge),
+			"zoom.us/api/v1/wc/info",
+		} {
+			if scanned[p] == 0 {
+				t.Errorf("no response body of %s was scanned", p)
 			}
 		}
-		if scanned < 5 {
-			t.Fatalf("only %d response bodies were scanned (%d finished loads, %d events)", scanned, len(ids), events)
+		sdk := 0
+		for p, n := range scanned {
+			if strings.Contains(p, "/sdk/") {
+				sdk += n
+			}
+		}
+		if sdk == 0 {
+			t.Errorf("no SDK file was scanned; scanned: %v", scanned)
 		}
 	})
 	t.Logf("browser suite took %s", time.Since(start).Round(time.Millisecond))
