@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/zoomsig/caddy-zoom-signature/internal/vectors"
 )
 
 // runCLI runs a zoom-signature subcommand in-process and returns its exit
@@ -43,55 +45,14 @@ func millis(ms int64) string {
 // TestSignVectors mints every standard vector through the CLI, from the
 // sample's own request body, and compares the exact response bytes.
 func TestSignVectors(t *testing.T) {
-	data, err := os.ReadFile("testdata/zoom-signatures.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v struct {
-		Meeting, Video []struct {
-			ID, Category string
-			Input        struct {
-				Key     string `json:"sdk_key"`
-				Secret  string `json:"sdk_secret"`
-				NowMS   int64  `json:"now_ms"`
-				Request struct{ Body string }
-			}
-			Expected struct {
-				ResponseBody string `json:"response_body"`
-				Signature    string
-			}
-		} `json:"-"`
-		MeetingRaw json.RawMessage `json:"meeting_sdk_jwt"`
-		VideoRaw   json.RawMessage `json:"video_sdk_jwt"`
-		Legacy     []struct {
-			ID, Category, Variant string
-			Input                 struct {
-				Key     string `json:"api_key"`
-				Secret  string `json:"api_secret"`
-				NowMS   int64  `json:"now_ms"`
-				TimeS   int64  `json:"time_s"`
-				MN      any    `json:"meeting_number"`
-				Role    int
-				Request struct{ Body string }
-			}
-			Expected struct {
-				ResponseBody string `json:"response_body"`
-				Signature    string
-			}
-		} `json:"legacy_web_sdk_signature"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatal(err)
-	}
-	_ = json.Unmarshal(v.MeetingRaw, &v.Meeting)
-	_ = json.Unmarshal(v.VideoRaw, &v.Video)
+	v := vectors.Load(t)
 	n := 0
 	for _, sdk := range []string{"meeting", "video"} {
-		vectors := v.Meeting
+		list := v.Meeting
 		if sdk == "video" {
-			vectors = v.Video
+			list = v.Video
 		}
-		for _, x := range vectors {
+		for _, x := range list {
 			if x.Category != "standard" {
 				continue
 			}
@@ -119,8 +80,7 @@ func TestSignVectors(t *testing.T) {
 		t.Setenv("ZOOM_SDK_SECRET", x.Input.Secret)
 		args := []string{"sign", "--sdk", "websdk1"}
 		if x.Variant == "php_urlsafe_base64_nopad" {
-			mn, _ := json.Marshal(x.Input.MN)
-			args = append(args, "--urlsafe", "--meeting", strings.Trim(string(mn), `"`), "--role", strconv.Itoa(x.Input.Role),
+			args = append(args, "--urlsafe", "--meeting", strings.Trim(string(x.Input.MeetingNumber), `"`), "--role", strconv.Itoa(x.Input.Role),
 				"--issued-at", millis(x.Input.TimeS*1000-30000))
 		} else {
 			args = append(args, "--json", "--body", x.Input.Request.Body, "--issued-at", millis(x.Input.NowMS-30000))

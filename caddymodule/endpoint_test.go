@@ -4,12 +4,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/zoomsig/caddy-zoom-signature/inspect"
+	"github.com/zoomsig/caddy-zoom-signature/internal/vectors"
 )
 
 // Preflights carry no credentials, so basic_auth must let OPTIONS through
@@ -63,44 +63,11 @@ const endpointSite = `
 	}
 `
 
-// httpVector is one of the sample endpoints' recorded exchanges.
-type httpVector struct {
-	ID    string `json:"id"`
-	Input struct {
-		Request struct {
-			Method  string            `json:"method"`
-			Headers map[string]string `json:"headers"`
-			Body    *string           `json:"body"`
-		} `json:"request"`
-	} `json:"input"`
-	Expected struct {
-		Status  int               `json:"status"`
-		Headers map[string]string `json:"headers"`
-		Body    string            `json:"body"`
-		Payload string            `json:"payload_json"`
-		JSON    struct {
-			Errors []struct{ Property, Reason string } `json:"errors"`
-		} `json:"json"`
-	} `json:"expected"`
-}
-
-func loadHTTPVectors(t *testing.T) map[string]httpVector {
+// loadHTTPVectors indexes the sample endpoints' recorded exchanges by ID.
+func loadHTTPVectors(t *testing.T) map[string]vectors.HTTP {
 	t.Helper()
-	data, err := os.ReadFile("../../shared/vectors/zoom-signatures.json")
-	if err != nil {
-		data, err = os.ReadFile("testdata/zoom-signatures.json")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v struct {
-		HTTP map[string][]httpVector `json:"http_behaviour"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]httpVector{}
-	for _, list := range v.HTTP {
+	out := map[string]vectors.HTTP{}
+	for _, list := range vectors.Load(t).HTTP {
 		for _, x := range list {
 			out[x.ID] = x
 		}
@@ -108,7 +75,7 @@ func loadHTTPVectors(t *testing.T) map[string]httpVector {
 	return out
 }
 
-func (c *instance) replay(path, user string, v httpVector) response {
+func (c *instance) replay(path, user string, v vectors.HTTP) response {
 	c.t.Helper()
 	var hdr []string
 	for k, val := range v.Input.Request.Headers {

@@ -1,123 +1,17 @@
 package signature
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/zoomsig/caddy-zoom-signature/internal/vectors"
 )
-
-// vectors mirrors ../shared/vectors/README.md.
-type vectors struct {
-	Meeting []jwtVector    `json:"meeting_sdk_jwt"`
-	Video   []jwtVector    `json:"video_sdk_jwt"`
-	Legacy  []legacyVector `json:"legacy_web_sdk_signature"`
-	HTTP    map[string][]struct {
-		ID    string `json:"id"`
-		Input struct {
-			Request struct {
-				Method  string            `json:"method"`
-				Headers map[string]string `json:"headers"`
-				Body    *string           `json:"body"`
-			} `json:"request"`
-		} `json:"input"`
-		Expected struct {
-			Status int    `json:"status"`
-			Body   string `json:"body"`
-			JSON   struct {
-				Errors []Problem `json:"errors"`
-			} `json:"json"`
-		} `json:"expected"`
-	} `json:"http_behaviour"`
-}
-
-type jwtVector struct {
-	ID       string `json:"id"`
-	Category string `json:"category"`
-	Input    struct {
-		Key     string `json:"sdk_key"`
-		Secret  string `json:"sdk_secret"`
-		NowMS   int64  `json:"now_ms"`
-		Request struct {
-			Body string `json:"body"`
-		} `json:"request"`
-	} `json:"input"`
-	Expected struct {
-		ResponseBody string `json:"response_body"`
-		Signature    string `json:"signature"`
-		Payload      string `json:"payload_json"`
-		KeyRule      string `json:"hmac_key_rule"`
-		KeyHex       string `json:"hmac_key_hex"`
-		UTF8Variant  string `json:"signature_if_hmac_key_were_utf8_bytes"`
-	} `json:"expected"`
-}
-
-type legacyVector struct {
-	ID       string `json:"id"`
-	Category string `json:"category"`
-	Variant  string `json:"variant"`
-	Input    struct {
-		Key           string          `json:"api_key"`
-		Secret        string          `json:"api_secret"`
-		NowMS         int64           `json:"now_ms"`
-		TimeS         int64           `json:"time_s"`
-		MeetingNumber json.RawMessage `json:"meeting_number"`
-		Role          int             `json:"role"`
-		Request       struct {
-			Body string `json:"body"`
-		} `json:"request"`
-	} `json:"input"`
-	Expected struct {
-		Signature string `json:"signature"`
-		Decoded   string `json:"decoded_signature"`
-		TSMillis  int64  `json:"timestamp_ms"`
-	} `json:"expected"`
-}
-
-// loadVectors prefers ../shared/vectors, next to the checkout, and falls
-// back to the copy in testdata so a plain clone still tests everything.
-func loadVectors(t testing.TB) vectors {
-	t.Helper()
-	data, err := os.ReadFile(sharedVectors)
-	if err != nil {
-		data, err = os.ReadFile(filepath.Join("testdata", "zoom-signatures.json"))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v vectors
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatal(err)
-	}
-	if len(v.Meeting) == 0 || len(v.Video) == 0 || len(v.Legacy) == 0 {
-		t.Fatal("vector file has empty sections")
-	}
-	return v
-}
-
-const sharedVectors = "../../shared/vectors/zoom-signatures.json"
-
-func TestTestdataMatchesShared(t *testing.T) {
-	shared, err := os.ReadFile(sharedVectors)
-	if err != nil {
-		t.Skipf("no ../shared next to this checkout (%v); the testdata copy is used", err)
-	}
-	local, err := os.ReadFile(filepath.Join("testdata", "zoom-signatures.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(shared, local) {
-		t.Fatal("testdata/zoom-signatures.json differs from ../shared/vectors; copy it again")
-	}
-}
 
 func mustSigner(t testing.TB, key, secret string) *Signer {
 	t.Helper()
@@ -129,7 +23,7 @@ func mustSigner(t testing.TB, key, secret string) *Signer {
 }
 
 func TestMeetingVectors(t *testing.T) {
-	for _, v := range loadVectors(t).Meeting {
+	for _, v := range vectors.Load(t).Meeting {
 		t.Run(v.ID, func(t *testing.T) {
 			s := mustSigner(t, v.Input.Key, v.Input.Secret)
 			m, err := ParseMeetingRequest([]byte(v.Input.Request.Body))
@@ -171,7 +65,7 @@ func TestMeetingVectors(t *testing.T) {
 // checkKeyRule covers the quirk vectors: we key the HMAC with the secret's
 // UTF-8 bytes, the sample with jsrsasign's rule. Both halves are checked, so
 // the documented difference is a tested one.
-func checkKeyRule(t *testing.T, v jwtVector, got string) {
+func checkKeyRule(t *testing.T, v vectors.JWT, got string) {
 	t.Helper()
 	if hex.EncodeToString(SampleHMACKey(v.Input.Secret)) != v.Expected.KeyHex {
 		t.Fatalf("SampleHMACKey = %x, want %s", SampleHMACKey(v.Input.Secret), v.Expected.KeyHex)
@@ -210,7 +104,7 @@ func payloadOf(t *testing.T, tok string) string {
 }
 
 func TestVideoVectors(t *testing.T) {
-	for _, v := range loadVectors(t).Video {
+	for _, v := range vectors.Load(t).Video {
 		t.Run(v.ID, func(t *testing.T) {
 			s := mustSigner(t, v.Input.Key, v.Input.Secret)
 			req, err := ParseVideoRequest([]byte(v.Input.Request.Body))
@@ -237,7 +131,7 @@ func TestVideoVectors(t *testing.T) {
 }
 
 func TestLegacyVectors(t *testing.T) {
-	for _, v := range loadVectors(t).Legacy {
+	for _, v := range vectors.Load(t).Legacy {
 		t.Run(v.ID, func(t *testing.T) {
 			s := mustSigner(t, v.Input.Key, v.Input.Secret)
 			var (
@@ -305,7 +199,7 @@ func decodeStd(t *testing.T, s string) string {
 // start with exactly the sample's {"property","reason"} pairs, in its order;
 // anything after them is one of our stricter checks.
 func TestSampleValidation(t *testing.T) {
-	v := loadVectors(t)
+	v := vectors.Load(t)
 	n := 0
 	for kind, cases := range v.HTTP {
 		for _, c := range cases {
