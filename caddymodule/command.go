@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/zoomsig/caddy-zoom-signature/inspect"
-	"github.com/zoomsig/caddy-zoom-signature/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/inspect"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
 // Exit statuses of the CLI.

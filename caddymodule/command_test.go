@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/zoomsig/caddy-zoom-signature/internal/vectors"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/vectors"
 )
 
 // runCLI runs a zoom-signature subcommand in-process and returns its exit

@@ -9,8 +9,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/zoomsig/caddy-zoom-signature/internal/jsonstr"
-	"github.com/zoomsig/caddy-zoom-signature/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
 // serveEndpoint answers like Zoom's sample auth endpoints (same request

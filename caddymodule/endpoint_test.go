@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zoomsig/caddy-zoom-signature/inspect"
-	"github.com/zoomsig/caddy-zoom-signature/internal/vectors"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/inspect"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/vectors"
 )
 
 // Preflights carry no credentials, so basic_auth must let OPTIONS through

@@ -13,8 +13,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/zoomsig/caddy-zoom-signature/session"
-	"github.com/zoomsig/caddy-zoom-signature/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
 // Placeholders set for later handlers and access logs.

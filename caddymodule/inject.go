@@ -13,8 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/tidwall/gjson"
 
-	"github.com/zoomsig/caddy-zoom-signature/joinconfig"
-	"github.com/zoomsig/caddy-zoom-signature/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
 // ServeHTTP signs in inject mode and answers in endpoint mode.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zoomsig/caddy-zoom-signature/inspect"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/inspect"
 )
 
 // injectSite wraps the backend with basic_auth and zoom_signature in a few

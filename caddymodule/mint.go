@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/zoomsig/caddy-zoom-signature/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
 // lifetime is the configured exp - iat, in seconds.

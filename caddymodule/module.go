@@ -20,10 +20,10 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/zoomsig/caddy-zoom-signature/joinconfig"
-	"github.com/zoomsig/caddy-zoom-signature/session"
-	"github.com/zoomsig/caddy-zoom-signature/signature"
-	"github.com/zoomsig/caddy-zoom-signature/zoomapi"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 func init() {

@@ -9,7 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/tidwall/gjson"
 
-	"github.com/zoomsig/caddy-zoom-signature/joinconfig"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
 )
 
 // publicOrigin is the origin the browser sees, scheme://host. Behind a

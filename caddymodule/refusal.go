@@ -8,8 +8,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/zoomsig/caddy-zoom-signature/internal/jsonstr"
-	"github.com/zoomsig/caddy-zoom-signature/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
 // Refusal codes, beyond the validation codes of package signature. They are

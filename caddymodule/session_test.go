@@ -14,7 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/zoomsig/caddy-zoom-signature/session/sessiontest"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session/sessiontest"
 )
 
 const sessionSecret = "site-session-secret-0123456789abcdef"

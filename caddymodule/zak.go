@@ -9,7 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/zoomsig/caddy-zoom-signature/zoomapi"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 // ZAKConfig fetches the host's ZAK from Zoom's REST API with a

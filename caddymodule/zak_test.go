@@ -6,8 +6,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/zoomsig/caddy-zoom-signature/inspect"
-	"github.com/zoomsig/caddy-zoom-signature/zoomapi/zoomtest"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/inspect"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi/zoomtest"
 )
 
 // zakBlock points a zak block at the zoomtest fake ({ZOOM}), with the

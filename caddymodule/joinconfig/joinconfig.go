@@ -15,7 +15,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
-	"github.com/zoomsig/caddy-zoom-signature/internal/jsonstr"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
 )
 
 // Edit sets the value at Path to the raw JSON Raw.

@@ -1,7 +1,7 @@
 package signature
 
 import (
-	"github.com/zoomsig/caddy-zoom-signature/internal/jsonstr"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
 	"math"
 	"strconv"
 	"strings"

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/zoomsig/caddy-zoom-signature/internal/vectors"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/vectors"
 )
 
 func mustSigner(t testing.TB, key, secret string) *Signer {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/zoomsig/caddy-zoom-signature/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
 // Formats.

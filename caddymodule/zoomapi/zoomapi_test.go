@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zoomsig/caddy-zoom-signature/zoomapi/zoomtest"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi/zoomtest"
 )
 
 func newClient(t *testing.T, z *zoomtest.Server, now *time.Time) *Client {

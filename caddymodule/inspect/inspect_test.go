@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zoomsig/caddy-zoom-signature/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
 const (

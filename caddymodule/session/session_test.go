@@ -18,7 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/zoomsig/caddy-zoom-signature/session/sessiontest"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session/sessiontest"
 )
 
 var (
