@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/inspect"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
@@ -117,9 +119,8 @@ func runSign(cmd *cobra.Command, _ []string) int {
 	f := cmd.Flags()
 	stderr := cmd.ErrOrStderr()
 	fail := func(err error) int {
-		var errs signature.Errors
-		if errors.As(err, &errs) {
-			for _, p := range errs {
+		if pe := problem.As(err); pe != nil {
+			for _, p := range pe.Problems {
 				fmt.Fprintf(stderr, "%s: %s (%s)\n", p.Property, p.Reason, p.Code)
 			}
 		} else {
@@ -145,10 +146,17 @@ func runSign(cmd *cobra.Command, _ []string) int {
 		return fail(err)
 	}
 
-	sdk, _ := f.GetString("sdk")
+	sdkName, _ := f.GetString("sdk")
+	sdk, err := join.ParseSDK(sdkName)
+	if err != nil {
+		return fail(fmt.Errorf("unknown --sdk %q; use meeting, video or websdk1", sdkName))
+	}
+	// The CLI mints what the sample would, native-SDK tokens included,
+	// so it calls the signer directly rather than a join.Format, which
+	// only ever signs web joins.
 	var token string
 	switch sdk {
-	case "meeting":
+	case join.Meeting:
 		m, err := signature.ParseMeetingRequest(body)
 		if err != nil {
 			return fail(err)
@@ -159,7 +167,7 @@ func runSign(cmd *cobra.Command, _ []string) int {
 		if err != nil {
 			return fail(err)
 		}
-	case "video":
+	case join.Video:
 		v, err := signature.ParseVideoRequest(body)
 		if err != nil {
 			return fail(err)
@@ -169,7 +177,7 @@ func runSign(cmd *cobra.Command, _ []string) int {
 		if token, err = s.Video(v); err != nil {
 			return fail(err)
 		}
-	case "websdk1":
+	case join.WebSDK1:
 		m, err := signature.ParseMeetingRequest(body)
 		if err == nil && m.Native {
 			err = errors.New("websdk1 signatures need a meeting number and a role; pass --meeting and --role")
@@ -181,8 +189,6 @@ func runSign(cmd *cobra.Command, _ []string) int {
 		if token, err = s.WebSDK1(m.MeetingNumber, m.Role, nowMS, urlSafe); err != nil {
 			return fail(err)
 		}
-	default:
-		return fail(fmt.Errorf("unknown --sdk %q; use meeting, video or websdk1", sdk))
 	}
 
 	out := cmd.OutOrStdout()
@@ -191,7 +197,7 @@ func runSign(cmd *cobra.Command, _ []string) int {
 			Signature string `json:"signature"`
 			SDKKey    string `json:"sdkKey,omitempty"`
 		}{Signature: token}
-		if sdk == "meeting" {
+		if _, at := sdk.Format().KeyFields(); at != "" {
 			resp.SDKKey = key
 		}
 		enc := json.NewEncoder(out)

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -10,12 +9,16 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
 // serveEndpoint answers like Zoom's sample auth endpoints (same request
 // fields, same {"signature","sdkKey"} response, same error shape), but only
-// for signed-in users, within the meetings scope and the host policy.
+// for signed-in users, within the meetings scope and the host policy:
+// CORS → method → authenticate → read the body → what it asks → Sign →
+// answer.
 func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 	t := h.startTimer()
 	defer t.observe()
@@ -23,154 +26,93 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 
 	// Preflights come without credentials, so CORS is settled before
 	// authentication.
-	done, f := h.cors(w, r)
-	if f != nil {
-		return h.writeRefusal(w, r, f)
+	done, err := h.cors(w, r)
+	if err != nil {
+		return h.writeRefusal(w, r, join.Principal{}, err)
 	}
 	if done {
 		return nil
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST, OPTIONS")
-		return h.writeRefusal(w, r, refuse(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method",
+		return h.writeRefusal(w, r, join.Principal{}, problem.New(problem.Client, codeMethodNotAllowed, "method",
 			r.Method+" is not allowed; POST the request body as JSON"))
 	}
-	if _, f := h.identify(r, repl); f != nil {
-		return h.writeRefusal(w, r, f)
+	p, err := h.authenticate(r, repl)
+	if err != nil {
+		return h.writeRefusal(w, r, p, err)
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer putBuf(buf)
-	body, f := h.readBody(w, r, buf)
-	if f != nil {
-		return h.writeRefusal(w, r, f)
+	body, err := h.readBody(w, r, buf)
+	if err != nil {
+		return h.writeRefusal(w, r, p, err)
 	}
-	token, zak, f := h.signRequest(r.Context(), repl, body)
-	if f != nil {
-		return h.writeRefusal(w, r, f)
+	ask, err := h.join.Format.FromRequest(body)
+	if err != nil {
+		return h.writeRefusal(w, r, p, err)
 	}
+	res, err := h.join.Sign(r.Context(), p, ask)
+	if err != nil {
+		return h.writeRefusal(w, r, p, err)
+	}
+	h.warn(p, res.Credentials.Warnings)
 
 	// The body was parsed into copies, so its buffer can hold the answer.
 	buf.Reset()
-	out := append(buf.AvailableBuffer(), `{"signature":`...)
-	out = jsonstr.Append(out, token)
-	if h.SDK == sdkMeeting {
-		out = append(out, `,"sdkKey":`...)
-		out = jsonstr.Append(out, h.signer.Key())
-	}
-	if zak != "" {
-		// Beyond the sample's response: a host join that starts the
-		// meeting needs the host's ZAK.
-		out = append(out, `,"zak":`...)
-		out = jsonstr.Append(out, zak)
-	}
-	out = append(out, '}')
+	out := h.answer(buf.AvailableBuffer(), res)
 	hdr := w.Header()
 	hdr["Content-Length"] = []string{strconv.Itoa(len(out))}
 	setNoStore(hdr, "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(out)
-	repl.Set(phResult, resultSigned)
-	return err
+	_, werr := w.Write(out)
+	h.signed(repl, p, ask, res)
+	return werr
+}
+
+// answer is the sample's {"signature","sdkKey"}, with the credentials a
+// join needs beyond the sample's answer: a host join that starts the
+// meeting needs the host's ZAK.
+func (h *Handler) answer(out []byte, res join.Result) []byte {
+	out = append(out, `{"signature":`...)
+	out = jsonstr.Append(out, res.Token)
+	if h.answerKey != "" {
+		out = append(out, h.answerKey...)
+		out = jsonstr.Append(out, h.join.Keys.Key())
+	}
+	if res.Credentials.ZAK != "" {
+		out = append(out, `,"zak":`...)
+		out = jsonstr.Append(out, res.Credentials.ZAK)
+	}
+	return append(out, '}')
 }
 
 // readBody reads at most max_body bytes. The body is parsed as JSON
 // whatever its Content-Type says: the sample silently ignores text/plain
 // bodies (fetch's default), which is how "undefined" got signed.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) ([]byte, *refusal) {
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) ([]byte, *problem.Error) {
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.MaxBody))
-	body := buf.Bytes()
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return nil, refuse(http.StatusRequestEntityTooLarge, codeBodyTooLarge, "body",
+		return nil, problem.New(problem.Client, codeBodyTooLarge, "body",
 			"the request body is larger than max_body ("+strconv.FormatInt(h.MaxBody, 10)+" bytes); send only the signing fields")
 	case err != nil:
-		return nil, refuse(http.StatusBadRequest, signature.CodeInvalidBody, "body", "the request body could not be read; send it again")
+		return nil, problem.New(problem.Client, signature.CodeInvalidBody, "body", "the request body could not be read; send it again")
 	}
-	return body, nil
-}
-
-// signRequest validates a sample-shaped request body, applies the policy
-// and mints the signature.
-func (h *Handler) signRequest(ctx context.Context, repl *caddy.Replacer, body []byte) (token, zak string, f *refusal) {
-	if h.SDK == sdkVideo {
-		v, err := signature.ParseVideoRequest(body)
-		if err != nil {
-			return "", "", badRequest(err)
-		}
-		if !h.inScope(repl, v.SessionName) {
-			return "", "", h.outOfScope(v.SessionName)
-		}
-		if v.Role, f = h.grantRole(repl, v.Role); f != nil {
-			return "", "", f
-		}
-		if v.ExpiresIn, f = h.requestedLifetime(v.ExpiresIn); f != nil {
-			return "", "", f
-		}
-		if token, f = h.mintVideo(v); f == nil {
-			h.signed(repl, v.Role, v.SessionName)
-		}
-		return token, "", f
-	}
-
-	m, err := signature.ParseMeetingRequest(body)
-	if err != nil {
-		return "", "", badRequest(err)
-	}
-	if m.Native {
-		return "", "", refuse(http.StatusBadRequest, codeMeetingMissing, "meetingNumber",
-			`the request has neither meetingNumber nor role; send {"meetingNumber":"85746065432","role":0} as a JSON body (web joins need both, and this endpoint never signs native-SDK tokens)`)
-	}
-	if !h.inScope(repl, m.MeetingNumber.Digits) {
-		return "", "", h.outOfScope(m.MeetingNumber.Digits)
-	}
-	if m.Role, f = h.grantRole(repl, m.Role); f != nil {
-		return "", "", f
-	}
-	if m.ExpiresIn, f = h.requestedLifetime(m.ExpiresIn); f != nil {
-		return "", "", f
-	}
-	if zak, f = h.hostZAK(ctx, repl, m.Role, ""); f != nil {
-		return "", "", f
-	}
-	if token, f = h.mintMeeting(m); f != nil {
-		return "", "", f
-	}
-	h.signed(repl, m.Role, m.MeetingNumber.Digits)
-	return token, zak, nil
-}
-
-// requestedLifetime is the client's expirationSeconds, bounded by expires;
-// 0 (not asked) gives expires.
-func (h *Handler) requestedLifetime(asked int64) (int64, *refusal) {
-	switch {
-	case asked == 0:
-		return h.lifetime(), nil
-	case asked > h.lifetime():
-		return 0, refuse(http.StatusForbidden, codeExpirationNotAllowed, "expirationSeconds",
-			"expirationSeconds "+strconv.FormatInt(asked, 10)+" is longer than this route allows ("+strconv.FormatInt(h.lifetime(), 10)+"); ask for less or raise expires")
-	}
-	return asked, nil
-}
-
-func badRequest(err error) *refusal {
-	errs, ok := err.(signature.Errors)
-	if !ok || len(errs) == 0 {
-		errs = signature.Errors{{Code: signature.CodeInvalidBody, Property: "body", Reason: err.Error()}}
-	}
-	return &refusal{status: http.StatusBadRequest, problems: errs}
+	return buf.Bytes(), nil
 }
 
 // cors applies the cors_origins allowlist. It answers preflights itself
 // (done) and refuses requests from any other foreign origin, since the
 // endpoint may be authenticated by cookies.
-func (h *Handler) cors(w http.ResponseWriter, r *http.Request) (done bool, f *refusal) {
+func (h *Handler) cors(w http.ResponseWriter, r *http.Request) (done bool, err *problem.Error) {
 	origin := r.Header.Get("Origin")
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	if origin == "" {
 		if preflight {
-			return false, refuse(http.StatusForbidden, codeOriginNotAllowed, "origin", "a preflight without an Origin header cannot be answered")
+			return false, problem.New(problem.Client, codeOriginNotAllowed, "origin", "a preflight without an Origin header cannot be answered")
 		}
 		return false, nil
 	}
@@ -178,7 +120,7 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) (done bool, f *re
 	addVary(hdr, "Origin")
 	allowed, same := h.originAllowed(r, origin)
 	if !allowed && (preflight || !same) {
-		return false, refuse(http.StatusForbidden, codeOriginNotAllowed, "origin",
+		return false, problem.New(problem.Client, codeOriginNotAllowed, "origin",
 			"the origin "+origin+" may not call this endpoint; add it to cors_origins")
 	}
 	if allowed {

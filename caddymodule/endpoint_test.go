@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
+
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -185,9 +187,9 @@ func TestEndpointDiffersFromSample(t *testing.T) {
 		id, path, code string
 		status         int
 	}{
-		{"http-msdk-pub-07", "/ep/meeting", codeMeetingMissing, 400}, // empty body: no native token
-		{"http-msdk-pub-13", "/ep/meeting", codeMeetingMissing, 400}, // no body at all
-		{"http-msdk-pub-09", "/ep/meeting", "invalid_body", 400},     // malformed: JSON error, not HTML
+		{"http-msdk-pub-07", "/ep/meeting", join.CodeMeetingMissing, 400}, // empty body: no native token
+		{"http-msdk-pub-13", "/ep/meeting", join.CodeMeetingMissing, 400}, // no body at all
+		{"http-msdk-pub-09", "/ep/meeting", "invalid_body", 400},          // malformed: JSON error, not HTML
 		{"http-msdk-pub-12", "/ep/meeting", codeMethodNotAllowed, 405},
 		{"http-msdk-pub-11", "/ep/meeting", codeOriginNotAllowed, 403}, // preflight from an origin not listed
 	} {
@@ -214,7 +216,7 @@ func TestEndpointPolicy(t *testing.T) {
 	}
 	// Out of scope.
 	resp := post("/ep/meeting", "attendee", `{"meetingNumber":"11111111111","role":0}`)
-	if resp.status != 403 || resp.errorCode(t) != codeMeetingNotAllowed {
+	if resp.status != 403 || resp.errorCode(t) != join.CodeMeetingNotAllowed {
 		t.Fatalf("scope: %d %s", resp.status, resp.body)
 	}
 	// Scope entries are normalised like requests: "987-654-3210".
@@ -222,7 +224,7 @@ func TestEndpointPolicy(t *testing.T) {
 		t.Fatalf("normalised scope: %d %s", resp.status, resp.body)
 	}
 	// Host policy.
-	if resp = post("/ep/meeting", "attendee", `{"meetingNumber":"85746065432","role":1}`); resp.status != 403 || resp.errorCode(t) != codeHostNotAllowed {
+	if resp = post("/ep/meeting", "attendee", `{"meetingNumber":"85746065432","role":1}`); resp.status != 403 || resp.errorCode(t) != join.CodeHostNotAllowed {
 		t.Fatalf("attendee host: %d %s", resp.status, resp.body)
 	}
 	resp = post("/ep/meeting", "host", `{"meetingNumber":"85746065432","role":1,"videoWebRtcMode":1}`)
@@ -240,7 +242,7 @@ func TestEndpointPolicy(t *testing.T) {
 	if jsonInt(t, r.Claims, "exp")-jsonInt(t, r.Claims, "iat") != 1800 {
 		t.Fatalf("expirationSeconds not honoured: %s", r.Claims)
 	}
-	if resp = post("/ep/meeting", "attendee", `{"meetingNumber":"85746065432","role":0,"expirationSeconds":86400}`); resp.status != 403 || resp.errorCode(t) != codeExpirationNotAllowed {
+	if resp = post("/ep/meeting", "attendee", `{"meetingNumber":"85746065432","role":0,"expirationSeconds":86400}`); resp.status != 403 || resp.errorCode(t) != join.CodeExpirationNotAllowed {
 		t.Fatalf("long expiry: %d %s", resp.status, resp.body)
 	}
 	// No expirationSeconds: the configured 3h.

@@ -1,20 +1,19 @@
 package caddymodule
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
-	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
 // Placeholders set for later handlers and access logs.
@@ -144,44 +143,103 @@ func (h *Handler) Cleanup() error {
 
 const userPrefix = "http.zoom_signature.user."
 
-// identify returns the user: from the verified session token when
-// session_jwt is set, else from the identity placeholder an earlier auth
-// handler filled. The candidate placeholders of a failed authentication
-// are never consulted.
-func (h *Handler) identify(r *http.Request, repl *caddy.Replacer) (string, *refusal) {
-	var user string
+// authenticate resolves who is asking into a join.Principal, once per
+// request: from the verified session token when session_jwt is set, else
+// from the identity placeholder an earlier auth handler filled. The
+// candidate placeholders of a failed authentication are never consulted.
+// It publishes the user as placeholders for later handlers and the access
+// log, and never reads them back: the values the policy looks at come
+// from the Principal.
+func (h *Handler) authenticate(r *http.Request, repl *caddy.Replacer) (join.Principal, *problem.Error) {
+	var p join.Principal
 	if h.sessions != nil {
 		s, err := h.sessions.Verify(r)
 		switch {
-		case err != nil && !(err.Code == session.CodeMissing && h.AllowAnonymous):
-			return "", refuse(err.Status, err.Code, "session", err.Reason)
+		case err != nil && !(err.Code() == session.CodeMissing && h.AllowAnonymous):
+			return p, err
 		case s != nil:
-			user = s.User
-			// Claims resolve lazily: only the ones a config names cost anything.
-			claims := s.Claims
-			repl.Map(func(key string) (any, bool) {
-				name, ok := strings.CutPrefix(key, userPrefix)
-				if !ok {
-					return nil, false
-				}
-				v, ok := claims[name]
-				return claimValue(v), ok
-			})
+			p.ID, p.Claims = s.User, s.Claims
 		}
 	} else if h.identityKey != "" {
 		// One placeholder, looked up directly: ReplaceAll would parse the
 		// template on every request.
 		v, _ := repl.Get(h.identityKey)
-		user = caddy.ToString(v)
+		p.ID = caddy.ToString(v)
 	} else {
-		user = repl.ReplaceAll(h.Identity, "")
+		p.ID = repl.ReplaceAll(h.Identity, "")
 	}
-	if user == "" && !h.AllowAnonymous {
-		return "", refuse(http.StatusUnauthorized, codeUnauthenticated, "session",
-			"no signed-in user: this route needs an authenticated session (the identity "+h.Identity+" is empty); sign in and try again")
+	if err := h.join.Policy.Admit(p); err != nil {
+		return join.Principal{}, err
 	}
-	repl.Set(phUserID, user)
-	return user, nil
+	publish(repl, p)
+	if r := h.HostWhen; r != nil && !r.Any {
+		p.HostValues = values(repl, p, r.Placeholder)
+	}
+	if h.MeetingsClaim != "" {
+		p.Meetings = claimStrings(p.Claims[h.MeetingsClaim])
+	}
+	if h.Zak != nil {
+		p.ZoomUser = resolve(repl, p, h.Zak.User)
+	}
+	return p, nil
+}
+
+// publish sets {http.zoom_signature.user.id} and makes the session's
+// claims {http.zoom_signature.user.<claim>}.
+func publish(repl *caddy.Replacer, p join.Principal) {
+	repl.Set(phUserID, p.ID)
+	if p.Claims == nil {
+		return
+	}
+	// Claims resolve lazily: only the ones a config names cost anything.
+	claims := p.Claims
+	repl.Map(func(key string) (any, bool) {
+		name, ok := strings.CutPrefix(key, userPrefix)
+		if !ok {
+			return nil, false
+		}
+		v, ok := claims[name]
+		return claimValue(v), ok
+	})
+}
+
+// ownValue resolves a placeholder of this module's from the Principal.
+func ownValue(p join.Principal, key string) (any, bool) {
+	name, ok := strings.CutPrefix(key, userPrefix)
+	switch {
+	case !ok:
+		return nil, false
+	case name == "id":
+		return p.ID, true
+	}
+	return claimValue(p.Claims[name]), true
+}
+
+// resolve fills a template such as {http.zoom_signature.user.email}: this
+// module's placeholders from the Principal, others (set by earlier
+// handlers) from the Replacer.
+func resolve(repl *caddy.Replacer, p join.Principal, tmpl string) string {
+	if key := placeholderKey(tmpl); key != "" {
+		if v, ok := ownValue(p, key); ok {
+			return caddy.ToString(v)
+		}
+		v, _ := repl.Get(key)
+		return caddy.ToString(v)
+	}
+	return repl.ReplaceAll(tmpl, "")
+}
+
+// values is a template's value as a list: the elements of an array claim,
+// or the one resolved string.
+func values(repl *caddy.Replacer, p join.Principal, tmpl string) []string {
+	if key := placeholderKey(tmpl); key != "" {
+		if v, ok := ownValue(p, key); ok {
+			return claimStrings(v)
+		}
+		v, _ := repl.Get(key)
+		return claimStrings(v)
+	}
+	return claimStrings(repl.ReplaceAll(tmpl, ""))
 }
 
 // placeholderKey returns the key of a template that is exactly one
@@ -216,86 +274,18 @@ func claimValue(v any) any {
 	return v
 }
 
-// values returns a placeholder's value as a list: the elements of an array
-// claim, or the one resolved string.
-func values(repl *caddy.Replacer, placeholder string) []string {
-	if key := placeholderKey(placeholder); key != "" {
-		if v, ok := repl.Get(key); ok {
-			if l, ok := v.(claimList); ok {
-				return l
-			}
-			if s := caddy.ToString(v); s != "" {
-				return []string{s}
-			}
-			return nil
+// claimStrings is a value as a list of strings: an array's elements, or
+// the value itself unless it is empty.
+func claimStrings(v any) []string {
+	switch v := claimValue(v).(type) {
+	case claimList:
+		return v
+	case nil:
+		return nil
+	default:
+		if s := caddy.ToString(v); s != "" {
+			return []string{s}
 		}
-	}
-	if s := repl.ReplaceAll(placeholder, ""); s != "" {
-		return []string{s}
 	}
 	return nil
-}
-
-// grantRole applies the host policy to the role asked for.
-func (h *Handler) grantRole(repl *caddy.Replacer, asked int) (int, *refusal) {
-	if asked != 1 || h.hostAllowed(repl) {
-		return asked, nil
-	}
-	if h.OnHostDenied == hostDowngrade {
-		return 0, nil
-	}
-	reason := "role 1 (host) is not allowed for this user; "
-	if h.HostWhen == nil {
-		reason += "no host_when rule is configured, so nobody gets role 1 (add host_when <placeholder> <values...>, or host_when any to let the backend decide)"
-	} else {
-		reason += "the user does not match host_when " + h.HostWhen.Placeholder
-	}
-	return 0, refuse(http.StatusForbidden, codeHostNotAllowed, "role", reason)
-}
-
-func (h *Handler) hostAllowed(repl *caddy.Replacer) bool {
-	rule := h.HostWhen
-	switch {
-	case rule == nil:
-		return false
-	case rule.Any:
-		return true
-	}
-	for _, v := range values(repl, rule.Placeholder) {
-		if slices.Contains(rule.Values, v) {
-			return true
-		}
-	}
-	return false
-}
-
-// inScope reports whether meetings, or the user's meetings_claim, allows
-// the meeting (or session name).
-func (h *Handler) inScope(repl *caddy.Replacer, meeting string) bool {
-	if h.anyScope || slices.Contains(h.scope, meeting) {
-		return true
-	}
-	if h.MeetingsClaim != "" {
-		for _, v := range values(repl, "{"+userPrefix+h.MeetingsClaim+"}") {
-			for _, m := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' }) {
-				if m = strings.TrimSpace(m); m == meeting {
-					return true
-				}
-				if mn, err := signature.ParseMeetingNumber(m); err == nil && h.SDK != sdkVideo && mn.Digits == meeting {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	return len(h.scope) == 0 && h.Mode == modeInject
-}
-
-func (h *Handler) outOfScope(meeting string) *refusal {
-	what := "meeting"
-	if h.SDK == sdkVideo {
-		what = "session"
-	}
-	return refuse(http.StatusForbidden, codeMeetingNotAllowed, "meetingNumber",
-		"this "+what+" is not in the meetings this user may sign for; add it to meetings (or the user's "+cmp.Or(h.MeetingsClaim, "meetings")+" claim) or ask for one that is")
 }

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -11,28 +10,29 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/tidwall/gjson"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
-	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 )
 
 // ServeHTTP signs in inject mode and answers in endpoint mode.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if h.Mode == modeEndpoint {
+	if h.mode == endpoint {
 		return h.serveEndpoint(w, r)
 	}
 	return h.serveInject(w, r, next)
 }
 
 // serveInject is the heart of the module: authenticate, prepare the
-// request, call the backend, decide, sign, write.
+// request, call the backend, read what it asks, sign, write.
 func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	t := h.startTimer()
 	defer t.observe()
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if _, f := h.identify(r, repl); f != nil {
-		return h.writeRefusal(w, r, f)
+	p, err := h.authenticate(r, repl)
+	if err != nil {
+		return h.writeRefusal(w, r, p, err)
 	}
 
 	prepareBackendRequest(r)
@@ -40,36 +40,46 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer putBuf(buf)
-	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, h: h, head: r.Method == http.MethodHead, buf: buf}
+	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, maxBody: h.MaxBody, head: r.Method == http.MethodHead, buf: buf}
 	t.pause()
-	err := next.ServeHTTP(rec, r)
+	nextErr := next.ServeHTTP(rec, r)
 	t.resume()
-	if rec.tooLarge {
-		return h.writeRefusal(w, r, refuse(http.StatusBadGateway, codeUpstreamTooLarge, "body",
+	switch {
+	case rec.state == tooLarge:
+		return h.writeRefusal(w, r, p, problem.New(problem.Backend, codeUpstreamTooLarge, "body",
 			"the backend's join config is larger than max_body ("+strconv.FormatInt(h.MaxBody, 10)+" bytes); raise max_body or shrink the response"))
-	}
-	if err != nil {
-		return err
-	}
-	if !rec.decided {
+	case nextErr != nil:
+		return nextErr
+	case rec.state == undecided:
 		h.passed(repl, passEmpty)
 		return nil
-	}
-	if !rec.buffering {
+	case rec.state == passing:
 		h.passed(repl, rec.passReason)
 		return nil
 	}
+
+	doc := buf.Bytes()
+	ask, err := h.readAsk(rec.Header(), doc)
+	if err != nil {
+		return h.writeRefusal(w, r, p, err)
+	}
+	res, err := h.join.Sign(r.Context(), p, ask)
+	if err != nil {
+		return h.writeRefusal(w, r, p, err)
+	}
+	h.warn(p, res.Credentials.Warnings)
 
 	out := bufPool.Get().(*bytes.Buffer)
 	out.Reset()
 	out.Grow(buf.Len() + 512) // room for the signature, so the pooled buffer is reused
 	defer putBuf(out)
-	doc, f := h.signJoinConfig(r, repl, rec.Header(), buf.Bytes(), out.AvailableBuffer())
-	if f != nil {
-		return h.writeRefusal(w, r, f)
+	signed, aerr := joinconfig.Apply(out.AvailableBuffer(), doc, h.edits(r, repl, p, ask, res, doc)...)
+	if aerr != nil {
+		return h.writeRefusal(w, r, p, problem.New(problem.Backend, codeUpstreamInvalid, "body",
+			"the signature could not be written into the join config: "+aerr.Error()))
 	}
-	writeSigned(rec, doc)
-	repl.Set(phResult, resultSigned)
+	writeSigned(rec, signed)
+	h.signed(repl, p, ask, res)
 	return nil
 }
 
@@ -83,134 +93,42 @@ func prepareBackendRequest(r *http.Request) {
 	}
 }
 
-// signJoinConfig checks the backend's join config against the policy, mints
-// the signature and writes it in, leaving every other byte alone.
-func (h *Handler) signJoinConfig(r *http.Request, repl *caddy.Replacer, hdr http.Header, doc, dst []byte) ([]byte, *refusal) {
+// readAsk checks that the backend's answer is a plain JSON object and reads
+// what it asks to be signed.
+func (h *Handler) readAsk(hdr http.Header, doc []byte) (join.Ask, *problem.Error) {
 	if ce := hdr.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return nil, refuse(http.StatusBadGateway, codeUpstreamEncoded, "body",
+		return join.Ask{}, problem.New(problem.Backend, codeUpstreamEncoded, "body",
 			"the backend's join config is compressed ("+ce+"); let Caddy negotiate compression (reverse_proxy does by default) instead of forcing it in the backend")
 	}
 	if err := joinconfig.Check(doc); err != nil {
-		return nil, refuse(http.StatusBadGateway, codeUpstreamInvalid, "body",
+		return join.Ask{}, problem.New(problem.Backend, codeUpstreamInvalid, "body",
 			"the backend's join config cannot be signed: "+err.Error()+"; fix the backend so it answers with a JSON object")
 	}
-	var (
-		edits []joinconfig.Edit
-		f     *refusal
-	)
-	if h.SDK == sdkVideo {
-		edits, f = h.videoEdits(repl, doc)
-	} else {
-		edits, f = h.meetingEdits(r.Context(), repl, doc)
+	return h.join.Format.FromConfig(doc, h.fields)
+}
+
+// edits are what the module writes into the join config: the signature,
+// the credentials, the fixes the ask needs, a downgraded role, the SDK
+// key, the fill rules and the url_fields.
+func (h *Handler) edits(r *http.Request, repl *caddy.Replacer, p join.Principal, ask join.Ask, res join.Result, doc []byte) []joinconfig.Edit {
+	edits := make([]joinconfig.Edit, 0, 6)
+	edits = append(edits, joinconfig.String(h.SignatureField, res.Token))
+	if res.Credentials.ZAK != "" {
+		edits = append(edits, joinconfig.String(h.zakField, res.Credentials.ZAK))
 	}
-	if f != nil {
-		return nil, f
+	edits = append(edits, ask.Fixes...)
+	if res.Grant.Downgraded {
+		edits = append(edits, joinconfig.Edit{Path: h.RoleField, Raw: []byte("0")})
 	}
 	if h.sdkKeyAt != "" {
-		edits = append(edits, joinconfig.String(h.sdkKeyAt, h.signer.Key()))
+		edits = append(edits, joinconfig.String(h.sdkKeyAt, h.join.Keys.Key()))
 	}
 	for _, fill := range h.Fill {
-		if v := repl.ReplaceAll(fill.Value, ""); v != "" {
+		if v := resolve(repl, p, fill.Value); v != "" {
 			edits = append(edits, joinconfig.String(fill.Path, v))
 		}
 	}
-	edits = append(edits, h.urlEdits(r, doc)...)
-	out, err := joinconfig.Apply(dst, doc, edits...)
-	if err != nil {
-		return nil, refuse(http.StatusBadGateway, codeUpstreamInvalid, "body", "the signature could not be written into the join config: "+err.Error())
-	}
-	return out, nil
-}
-
-func (h *Handler) meetingEdits(ctx context.Context, repl *caddy.Replacer, doc []byte) ([]joinconfig.Edit, *refusal) {
-	mnField := joinconfig.Get(doc, h.MeetingNumberField)
-	mn, err := signature.MeetingNumberFrom(mnField)
-	if err != nil {
-		return nil, refuse(http.StatusBadGateway, codeUpstreamMeeting, h.MeetingNumberField,
-			"the backend's join config has no valid meeting number at "+h.MeetingNumberField+": "+problemReason(err)+"; fix the backend or set meeting_number_field")
-	}
-	asked, role, f := h.backendRole(repl, doc, mn.Digits)
-	if f != nil {
-		return nil, f
-	}
-	var present string
-	if role == 1 && h.zak == nil && h.RequireZAKForHost {
-		// Only then does a ZAK from the backend matter; looking up an
-		// absent key walks the whole document.
-		present = joinconfig.Get(doc, h.zakField).Str
-	}
-	zak, f := h.hostZAK(ctx, repl, role, present)
-	if f != nil {
-		return nil, f
-	}
-	token, f := h.mintMeeting(signature.Meeting{MeetingNumber: mn, Role: role, ExpiresIn: h.lifetime()})
-	if f != nil {
-		return nil, f
-	}
-	h.signed(repl, role, mn.Digits)
-
-	edits := make([]joinconfig.Edit, 0, 6)
-	edits = append(edits, joinconfig.String(h.SignatureField, token))
-	if zak != "" {
-		edits = append(edits, joinconfig.String(h.zakField, zak))
-	}
-	// The frontend passes the meeting number to join() as well; Zoom compares
-	// it with mn, so it is written back normalised, in its own JSON type.
-	if mnField.Type == gjson.String && mnField.Str != mn.Digits {
-		edits = append(edits, joinconfig.String(h.MeetingNumberField, mn.Digits))
-	} else if mnField.Type == gjson.Number && mnField.Raw != mn.Digits {
-		edits = append(edits, joinconfig.Edit{Path: h.MeetingNumberField, Raw: []byte(mn.Digits)})
-	}
-	if role != asked {
-		edits = append(edits, joinconfig.Edit{Path: h.RoleField, Raw: []byte("0")})
-	}
-	return edits, nil
-}
-
-func (h *Handler) videoEdits(repl *caddy.Replacer, doc []byte) ([]joinconfig.Edit, *refusal) {
-	name := joinconfig.Get(doc, h.SessionNameField)
-	if name.Type != gjson.String || name.Str == "" {
-		return nil, refuse(http.StatusBadGateway, codeUpstreamSession, h.SessionNameField,
-			"the backend's join config has no session name at "+h.SessionNameField+"; fix the backend or set session_name_field")
-	}
-	asked, role, f := h.backendRole(repl, doc, name.Str)
-	if f != nil {
-		return nil, f
-	}
-	v := signature.Video{SessionName: name.Str, Role: role, ExpiresIn: h.lifetime()}
-	if id := joinconfig.Get(doc, h.UserIdentityField); id.Type == gjson.String {
-		v.UserIdentity = &id.Str
-	}
-	if key := joinconfig.Get(doc, h.SessionKeyField); key.Type == gjson.String {
-		v.SessionKey = &key.Str
-	}
-	token, f := h.mintVideo(v)
-	if f != nil {
-		f.status = http.StatusBadGateway
-		f.problems[0].Code = codeUpstreamSession
-		return nil, f
-	}
-	h.signed(repl, role, name.Str)
-	edits := []joinconfig.Edit{joinconfig.String(h.SignatureField, token)}
-	if role != asked {
-		edits = append(edits, joinconfig.Edit{Path: h.RoleField, Raw: []byte("0")})
-	}
-	return edits, nil
-}
-
-// backendRole reads the role the backend asked for and applies the scope
-// and the host policy to it.
-func (h *Handler) backendRole(repl *caddy.Replacer, doc []byte, meeting string) (asked, role int, f *refusal) {
-	asked, err := signature.RoleFrom(joinconfig.Get(doc, h.RoleField))
-	if err != nil {
-		return 0, 0, refuse(http.StatusBadGateway, codeUpstreamRole, h.RoleField,
-			"the backend's join config has an invalid role at "+h.RoleField+": "+problemReason(err))
-	}
-	if !h.inScope(repl, meeting) {
-		return 0, 0, h.outOfScope(meeting)
-	}
-	role, f = h.grantRole(repl, asked)
-	return asked, role, f
+	return append(edits, h.urlEdits(r, doc)...)
 }
 
 // writeSigned fixes the headers for the new body and sends it. The
@@ -268,13 +186,6 @@ func varies(values []string, name string) bool {
 	return false
 }
 
-func problemReason(err error) string {
-	if errs, ok := err.(signature.Errors); ok && len(errs) > 0 {
-		return errs[0].Reason
-	}
-	return err.Error()
-}
-
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // putBuf returns buf to the pool unless it grew large, so that one big
@@ -293,53 +204,69 @@ const (
 	passEmpty   = "empty"
 )
 
+// recState is where a recorder is with the backend's response.
+type recState uint8
+
+const (
+	// undecided: no header written yet.
+	undecided recState = iota
+	// passing: not a join config to sign; streamed through untouched.
+	passing
+	// buffering: a 2xx JSON response, held for signing.
+	buffering
+	// tooLarge: a join config over max_body; the rest is dropped and the
+	// client gets a 502.
+	tooLarge
+)
+
 // recorder buffers the backend's response when it is a 2xx JSON join
 // config, up to max_body, and streams everything else through untouched.
 // Caddy's ResponseRecorder has no size cap, hence this one.
 type recorder struct {
 	caddyhttp.ResponseWriterWrapper
-	h          *Handler
+	maxBody    int64
 	head       bool
 	buf        *bytes.Buffer
+	state      recState
 	status     int
-	decided    bool
-	buffering  bool
-	tooLarge   bool
 	passReason string
 }
 
 func (rr *recorder) WriteHeader(status int) {
-	if rr.decided {
+	if rr.state != undecided {
 		return
 	}
 	if status >= 100 && status < 200 {
 		rr.ResponseWriterWrapper.WriteHeader(status)
 		return
 	}
-	rr.decided, rr.status = true, status
-	rr.passReason = rr.h.passReason(rr.head, status, rr.Header())
-	if rr.passReason != "" {
+	rr.status = status
+	if rr.passReason = passReason(rr.head, status, rr.Header()); rr.passReason != "" {
+		rr.state = passing
 		rr.ResponseWriterWrapper.WriteHeader(status)
 		return
 	}
-	rr.buffering = true
-	if n, err := strconv.ParseInt(rr.Header().Get("Content-Length"), 10, 64); err == nil && n > rr.h.MaxBody {
-		rr.tooLarge = true
+	rr.state = buffering
+	if n, err := strconv.ParseInt(rr.Header().Get("Content-Length"), 10, 64); err == nil && n > rr.maxBody {
+		rr.state = tooLarge
 	}
 }
 
 func (rr *recorder) Write(p []byte) (int, error) {
-	if !rr.decided {
+	if rr.state == undecided {
 		rr.WriteHeader(http.StatusOK)
 	}
-	if !rr.buffering {
+	switch rr.state {
+	case passing:
 		return rr.ResponseWriterWrapper.Write(p)
+	case tooLarge:
+		return len(p), nil
 	}
-	if rr.tooLarge || int64(rr.buf.Len()+len(p)) > rr.h.MaxBody {
+	if int64(rr.buf.Len()+len(p)) > rr.maxBody {
 		// Drop the rest rather than fail the write: reverse_proxy answers a
 		// failed write by aborting the connection (caddy#5951), and the
 		// client is owed a 502 with a reason.
-		rr.tooLarge = true
+		rr.state = tooLarge
 		return len(p), nil
 	}
 	return rr.buf.Write(p)
@@ -347,7 +274,7 @@ func (rr *recorder) Write(p []byte) (int, error) {
 
 // ReadFrom keeps io.Copy from going around Write while buffering.
 func (rr *recorder) ReadFrom(r io.Reader) (int64, error) {
-	if rr.decided && !rr.buffering {
+	if rr.state == passing {
 		return rr.ResponseWriterWrapper.ReadFrom(r)
 	}
 	return io.Copy(writerOnly{rr}, r)
@@ -359,7 +286,7 @@ type writerOnly struct{ io.Writer }
 // FlushError holds flushes back while buffering; a flushed header would
 // commit the backend's Content-Length before the signature is in.
 func (rr *recorder) FlushError() error {
-	if rr.buffering {
+	if rr.state == buffering || rr.state == tooLarge {
 		return nil
 	}
 	return http.NewResponseController(rr.ResponseWriterWrapper.ResponseWriter).Flush()
@@ -368,7 +295,7 @@ func (rr *recorder) FlushError() error {
 func (rr *recorder) Flush() { _ = rr.FlushError() }
 
 // passReason says why a response is not a join config to sign, or "".
-func (h *Handler) passReason(head bool, status int, hdr http.Header) string {
+func passReason(head bool, status int, hdr http.Header) string {
 	switch {
 	case head:
 		return passHead

@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
+
 	"net/http"
 	"os"
 	"strings"
@@ -202,10 +204,10 @@ func TestInjectUnsignableJoinConfigs(t *testing.T) {
 	for path, code := range map[string]string{
 		"malformed":   codeUpstreamInvalid,
 		"array":       codeUpstreamInvalid,
-		"no-meeting":  codeUpstreamMeeting,
-		"undefined":   codeUpstreamMeeting,
-		"short":       codeUpstreamMeeting,
-		"bad-role":    codeUpstreamRole,
+		"no-meeting":  join.CodeBackendMeeting,
+		"undefined":   join.CodeBackendMeeting,
+		"short":       join.CodeBackendMeeting,
+		"bad-role":    join.CodeBackendRole,
 		"big":         codeUpstreamTooLarge,
 		"big-chunked": codeUpstreamTooLarge,
 	} {
@@ -233,7 +235,7 @@ func TestInjectAuthentication(t *testing.T) {
 	// Without an auth handler in front, no identity means our own 401, and
 	// the backend is never called.
 	resp := c.do("GET", "/open/join-config", "", "")
-	if resp.status != 401 || resp.errorCode(t) != codeUnauthenticated {
+	if resp.status != 401 || resp.errorCode(t) != join.CodeUnauthenticated {
 		t.Fatalf("no identity: %d %s", resp.status, resp.body)
 	}
 	if resp.header.Get("Www-Authenticate") == "" {
@@ -271,7 +273,7 @@ func TestInjectHostPolicy(t *testing.T) {
 
 	// An attendee asking for host: denied by default.
 	resp = c.do("GET", "/api/join/host", "attendee", "")
-	if resp.status != 403 || resp.errorCode(t) != codeHostNotAllowed {
+	if resp.status != 403 || resp.errorCode(t) != join.CodeHostNotAllowed {
 		t.Fatalf("attendee as host: %d %s", resp.status, resp.body)
 	}
 	// ... or downgraded, and the join config says role 0 too.
@@ -318,7 +320,7 @@ func TestInjectFieldsAndScope(t *testing.T) {
 		t.Fatalf("iat %d is not back-dated by about 30s from %d", iat, now)
 	}
 	resp = c.do("GET", "/api/scoped/other-meeting", "attendee", "")
-	if resp.status != 403 || resp.errorCode(t) != codeMeetingNotAllowed {
+	if resp.status != 403 || resp.errorCode(t) != join.CodeMeetingNotAllowed {
 		t.Fatalf("out of scope: %d %s", resp.status, resp.body)
 	}
 }

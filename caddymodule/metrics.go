@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 )
 
 // The collectors exist once per process and are registered into each config
@@ -65,13 +67,14 @@ func metricRefusal(status int, code string) {
 }
 
 // signed records a minted signature in the placeholders and the metrics.
-func (h *Handler) signed(repl *caddy.Replacer, role int, meeting string) {
-	repl.Set(phRole, roleText[role&1])
-	repl.Set(phMeetingNumber, meeting)
-	h.minted[role&1].Inc()
+func (h *Handler) signed(repl *caddy.Replacer, p join.Principal, a join.Ask, res join.Result) {
+	role := res.Grant.Role & 1
+	repl.Set(phResult, resultSigned)
+	repl.Set(phRole, roleText[role])
+	repl.Set(phMeetingNumber, a.Meeting)
+	h.minted[role].Inc()
 	if ce := h.logger.Check(zapcore.DebugLevel, "signed"); ce != nil {
-		user, _ := repl.GetString(phUserID)
-		ce.Write(zap.String("sdk", h.SDK), zap.Int("role", role), zap.String("meeting", meeting), zap.String("user", user))
+		ce.Write(zap.String("sdk", h.SDK), zap.Int("role", role), zap.String("meeting", a.Meeting), zap.String("user", p.ID))
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
@@ -56,12 +57,8 @@ var (
 	_ caddyfile.Unmarshaler       = (*Handler)(nil)
 )
 
-// SDK formats and modes.
+// Config words.
 const (
-	sdkMeeting = "meeting"
-	sdkVideo   = "video"
-	sdkWebSDK1 = "websdk1"
-
 	modeInject   = "inject"
 	modeEndpoint = "endpoint"
 
@@ -70,6 +67,21 @@ const (
 
 	scopeAny = "any"
 )
+
+// mode is Mode, parsed once.
+type mode uint8
+
+const (
+	inject mode = iota
+	endpoint
+)
+
+func (m mode) String() string {
+	if m == endpoint {
+		return modeEndpoint
+	}
+	return modeInject
+}
 
 // Limits on the token lifetime that the handler accepts in its config.
 const (
@@ -196,20 +208,25 @@ type Handler struct {
 	// authentication; there is no wildcard.
 	CORSOrigins []string `json:"cors_origins,omitempty"`
 
-	signer   *signature.Signer
+	// The join core: the format, the policy and the credentials, built
+	// once in Provision. The glue only reads requests into it and writes
+	// its results out.
+	join     *join.Signer
+	sdk      join.SDK
+	mode     mode
+	fields   join.Fields
 	sessions *session.Verifier
 	zak      *zoomapi.Client
 	zakField string
 	backdate time.Duration
-	sdkKeyAt string
-	logger   *zap.Logger
-	now      func() time.Time
-	// scope holds Meetings normalised (digits for meeting numbers).
-	scope       []string
-	anyScope    bool
-	identityKey string
-	minted      [2]prometheus.Counter
-	duration    prometheus.Observer
+	// Where the SDK key goes in a join config (inject), and the member
+	// that opens it in an answer (endpoint, `,"sdkKey":`); "" for nowhere.
+	sdkKeyAt, answerKey string
+	logger              *zap.Logger
+	now                 func() time.Time
+	identityKey         string
+	minted              [2]prometheus.Counter
+	duration            prometheus.Observer
 }
 
 // HostRule allows role 1 when the value of a placeholder is one of Values.
@@ -236,11 +253,16 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
-	if h.SDK == "" {
-		h.SDK = sdkMeeting
+	var err error
+	if h.sdk, err = join.ParseSDK(h.SDK); err != nil {
+		return err
 	}
+	h.SDK = h.sdk.String()
 	if h.Mode == "" {
 		h.Mode = modeInject
+	}
+	if h.Mode == modeEndpoint {
+		h.mode = endpoint
 	}
 	if h.Identity == "" {
 		h.Identity = "{http.auth.user.id}"
@@ -265,13 +287,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	defaultString(&h.SessionNameField, "sessionName")
 	defaultString(&h.UserIdentityField, "userIdentity")
 	defaultString(&h.SessionKeyField, "sessionKey")
-	switch {
-	case h.SDKKeyField != nil:
+	format := h.sdk.Format()
+	var answerKey string
+	h.sdkKeyAt, answerKey = format.KeyFields()
+	if answerKey != "" {
+		h.answerKey = `,"` + answerKey + `":`
+	}
+	if h.SDKKeyField != nil {
 		h.sdkKeyAt = *h.SDKKeyField
-	case h.SDK == sdkMeeting:
-		h.sdkKeyAt = "sdkKey"
-	case h.SDK == sdkWebSDK1:
-		h.sdkKeyAt = "apiKey"
 	}
 
 	// {env.*} and {file.*} resolve now, once; the resolved values live in
@@ -290,25 +313,33 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		// "Signature is invalid"; say so without printing it.
 		h.logger.Warn("sdk_secret has leading or trailing white space; Zoom compares it byte for byte, so check the variable or file it comes from")
 	}
-	var err error
-	if h.signer, err = signature.NewSigner(key, secret); err != nil {
+	keys, err := signature.NewSigner(key, secret)
+	if err != nil {
 		return err
-	}
-	for _, m := range h.Meetings {
-		if m == scopeAny {
-			h.anyScope = true
-		} else if mn, err := signature.ParseMeetingNumber(m); err == nil && h.SDK != sdkVideo {
-			h.scope = append(h.scope, mn.Digits)
-		} else {
-			h.scope = append(h.scope, m)
-		}
 	}
 
 	if err := h.provisionSessions(); err != nil {
 		return err
 	}
-	if err := h.provisionZAK(); err != nil {
+	sources, err := h.provisionZAK()
+	if err != nil {
 		return err
+	}
+	h.fields = join.Fields{
+		MeetingNumber: h.MeetingNumberField, Role: h.RoleField, SessionName: h.SessionNameField,
+		UserIdentity: h.UserIdentityField, SessionKey: h.SessionKeyField,
+	}
+	if h.zak == nil && h.RequireZAKForHost {
+		// Only then does a ZAK from the backend matter.
+		h.fields.ZAK = h.zakField
+	}
+	h.join = &join.Signer{
+		Format:   format,
+		Policy:   h.policy(),
+		Keys:     keys,
+		Sources:  sources,
+		Backdate: h.backdate,
+		Now:      func() time.Time { return h.now() },
 	}
 
 	if err := registerMetrics(ctx); err != nil {
@@ -321,6 +352,31 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.logger.Warn("allow_anonymous is on: anyone who can reach this route gets a signature", zap.String("mode", h.Mode))
 	}
 	return nil
+}
+
+// policy is the config's rules as the join core's value.
+func (h *Handler) policy() join.Policy {
+	p := join.Policy{
+		SDK:               h.sdk,
+		AllowAnonymous:    h.AllowAnonymous,
+		Identity:          h.Identity,
+		Downgrade:         h.OnHostDenied == hostDowngrade,
+		MeetingsClaim:     h.MeetingsClaim,
+		Lifetime:          int64(time.Duration(h.Expires) / time.Second),
+		RequireZAKForHost: h.RequireZAKForHost,
+		ZAKField:          h.zakField,
+	}
+	if r := h.HostWhen; r != nil {
+		p.Host = join.HostRule{Set: true, Any: r.Any, Placeholder: r.Placeholder, Values: r.Values}
+	}
+	for _, m := range h.Meetings {
+		if m == scopeAny {
+			p.AnyMeeting = true
+		} else {
+			p.Meetings = append(p.Meetings, h.sdk.ScopeKey(m))
+		}
+	}
+	return p
 }
 
 func defaultString(s *string, v string) {
@@ -366,8 +422,9 @@ func (h *Handler) checkConfig() error {
 	if h.SDKSecret == "" {
 		return errors.New("sdk_secret is required; use a placeholder such as sdk_secret {env.ZOOM_SDK_SECRET} or {file./run/secrets/zoom_sdk_secret}")
 	}
-	if h.SDK != "" && !slices.Contains([]string{sdkMeeting, sdkVideo, sdkWebSDK1}, h.SDK) {
-		return fmt.Errorf("sdk %q is not known; use meeting, video or websdk1", h.SDK)
+	sdk, err := join.ParseSDK(h.SDK)
+	if err != nil {
+		return err
 	}
 	if h.Mode != "" && h.Mode != modeInject && h.Mode != modeEndpoint {
 		return fmt.Errorf("mode %q is not known; use inject or endpoint", h.Mode)
@@ -398,7 +455,7 @@ func (h *Handler) checkConfig() error {
 		}
 	}
 	if z := h.Zak; z != nil {
-		if h.SDK == sdkVideo {
+		if sdk == join.Video {
 			return errors.New("zak is for the Meeting SDK; the Video SDK has no host start token")
 		}
 		if z.AccountID == "" || z.ClientID == "" || z.ClientSecret == "" {
@@ -421,7 +478,7 @@ func (h *Handler) checkConfig() error {
 	if slices.Contains(h.Meetings, scopeAny) && len(h.Meetings) > 1 {
 		return errors.New("meetings: 'any' cannot be combined with a list")
 	}
-	if h.SDK != sdkVideo {
+	if sdk != join.Video {
 		for _, m := range h.Meetings {
 			if _, err := signature.ParseMeetingNumber(m); m != scopeAny && err != nil {
 				return fmt.Errorf("meetings: %q is not a meeting number of 9 to 11 digits", m)

@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
+
 	"context"
 	"strings"
 	"testing"
@@ -40,15 +42,15 @@ func TestProvisionErrors(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	h := provisioned(t, &Handler{})
-	if h.SDK != sdkMeeting || h.Mode != modeInject || h.Identity != "{http.auth.user.id}" || h.OnHostDenied != hostDeny ||
+	if h.SDK != join.Meeting.String() || h.Mode != modeInject || h.Identity != "{http.auth.user.id}" || h.OnHostDenied != hostDeny ||
 		h.Expires != caddy.Duration(7200e9) || h.backdate != 30e9 || h.MaxBody != 64<<10 || h.sdkKeyAt != "sdkKey" ||
 		h.MeetingNumberField != "meetingNumber" || h.RoleField != "role" || h.SignatureField != "signature" {
 		t.Fatalf("defaults: %+v", h)
 	}
-	if v := provisioned(t, &Handler{SDK: sdkVideo}); v.sdkKeyAt != "" {
+	if v := provisioned(t, &Handler{SDK: join.Video.String()}); v.sdkKeyAt != "" {
 		t.Fatalf("video writes the key at %q", v.sdkKeyAt)
 	}
-	if l := provisioned(t, &Handler{SDK: sdkWebSDK1}); l.sdkKeyAt != "apiKey" {
+	if l := provisioned(t, &Handler{SDK: join.WebSDK1.String()}); l.sdkKeyAt != "apiKey" {
 		t.Fatalf("websdk1 writes the key at %q", l.sdkKeyAt)
 	}
 }

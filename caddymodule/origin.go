@@ -122,7 +122,7 @@ func (h *Handler) urlEdits(r *http.Request, doc []byte) []joinconfig.Edit {
 	var edits []joinconfig.Edit
 	for _, f := range h.URLFields {
 		v := joinconfig.Get(doc, f)
-		if v.Type != gjson.String {
+		if v.Kind != joinconfig.KindString {
 			continue
 		}
 		u, err := url.Parse(v.Str)

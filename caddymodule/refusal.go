@@ -9,52 +9,104 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
-// Refusal codes, beyond the validation codes of package signature. They are
-// stable and listed in the README.
+// Refusal codes of the glue, beyond those of the pure packages (join,
+// signature, session, zoomapi). They are stable and listed in the README.
 const (
-	codeUnauthenticated      = "unauthenticated"
-	codeHostNotAllowed       = "host_not_allowed"
-	codeMeetingNotAllowed    = "meeting_not_allowed"
-	codeOriginNotAllowed     = "origin_not_allowed"
-	codeExpirationNotAllowed = "expiration_not_allowed"
-	codeMethodNotAllowed     = "method_not_allowed"
-	codeBodyTooLarge         = "body_too_large"
-	codeMeetingMissing       = "meeting_number_missing"
-	codeUpstreamInvalid      = "join_config_invalid"
-	codeUpstreamTooLarge     = "join_config_too_large"
-	codeUpstreamEncoded      = "join_config_encoded"
-	codeUpstreamMeeting      = "join_config_meeting_number"
-	codeUpstreamRole         = "join_config_role"
-	codeUpstreamSession      = "join_config_session_name"
-	codeSigningFailed        = "signing_failed"
+	codeOriginNotAllowed = "origin_not_allowed"
+	codeMethodNotAllowed = "method_not_allowed"
+	codeBodyTooLarge     = "body_too_large"
+	codeUpstreamInvalid  = "join_config_invalid"
+	codeUpstreamTooLarge = "join_config_too_large"
+	codeUpstreamEncoded  = "join_config_encoded"
 )
 
-// refusal is an answer other than a signature: a status and the problems
-// behind it, each with a code, the property at fault and a reason that
-// names the cause and the fix.
-type refusal struct {
-	status   int
-	problems signature.Errors
+// statusOf is the one table from refusal codes to HTTP statuses. A code
+// not in it gets the status of its fault (faultStatus); TestStatusTable
+// checks every code the project has.
+var statusOf = map[string]int{
+	// Who is asking.
+	join.CodeUnauthenticated:  http.StatusUnauthorized,
+	session.CodeMissing:       http.StatusUnauthorized,
+	session.CodeMalformed:     http.StatusUnauthorized,
+	session.CodeBadSignature:  http.StatusUnauthorized,
+	session.CodeExpired:       http.StatusUnauthorized,
+	session.CodeNotYetValid:   http.StatusUnauthorized,
+	session.CodeWrongIssuer:   http.StatusUnauthorized,
+	session.CodeWrongAudience: http.StatusUnauthorized,
+	session.CodeAlgorithm:     http.StatusUnauthorized,
+	session.CodeUnknownKey:    http.StatusUnauthorized,
+	session.CodeNoUser:        http.StatusUnauthorized,
+	session.CodeJWKSDown:      http.StatusServiceUnavailable,
+	// What the policy allows.
+	join.CodeHostNotAllowed:       http.StatusForbidden,
+	join.CodeMeetingNotAllowed:    http.StatusForbidden,
+	join.CodeExpirationNotAllowed: http.StatusForbidden,
+	join.CodeZAKMissing:           http.StatusForbidden,
+	join.CodeZAKUserMissing:       http.StatusForbidden,
+	codeOriginNotAllowed:          http.StatusForbidden,
+	// The client's request.
+	codeMethodNotAllowed:               http.StatusMethodNotAllowed,
+	codeBodyTooLarge:                   http.StatusRequestEntityTooLarge,
+	join.CodeMeetingMissing:            http.StatusBadRequest,
+	signature.CodeInvalidBody:          http.StatusBadRequest,
+	signature.CodeMissingField:         http.StatusBadRequest,
+	signature.CodeInvalidField:         http.StatusBadRequest,
+	signature.CodeInvalidRole:          http.StatusBadRequest,
+	signature.CodeInvalidMeetingNumber: http.StatusBadRequest,
+	signature.CodeInvalidExpiration:    http.StatusBadRequest,
+	// The backend's join config.
+	codeUpstreamInvalid:     http.StatusBadGateway,
+	codeUpstreamTooLarge:    http.StatusBadGateway,
+	codeUpstreamEncoded:     http.StatusBadGateway,
+	join.CodeBackendMeeting: http.StatusBadGateway,
+	join.CodeBackendRole:    http.StatusBadGateway,
+	join.CodeBackendSession: http.StatusBadGateway,
+	// Zoom.
+	zoomapi.CodeOAuth:        http.StatusServiceUnavailable,
+	zoomapi.CodeRateLimited:  http.StatusServiceUnavailable,
+	zoomapi.CodeAPI:          http.StatusServiceUnavailable,
+	zoomapi.CodeAPIAnswer:    http.StatusBadGateway,
+	zoomapi.CodeUserNotFound: http.StatusForbidden,
+	// This module.
+	join.CodeSigningFailed:       http.StatusInternalServerError,
+	join.CodeCredentialsConflict: http.StatusInternalServerError,
 }
 
-func refuse(status int, code, property, reason string) *refusal {
-	return &refusal{status: status, problems: signature.Errors{{Code: code, Property: property, Reason: reason}}}
+// faultStatus is the status of a code the table does not name.
+var faultStatus = map[problem.Fault]int{
+	problem.Client:  http.StatusBadRequest,
+	problem.Backend: http.StatusBadGateway,
+	problem.Zoom:    http.StatusServiceUnavailable,
+	problem.Issuer:  http.StatusServiceUnavailable,
+	problem.Config:  http.StatusInternalServerError,
 }
 
-func (f *refusal) code() string { return f.problems[0].Code }
+func status(err *problem.Error) int {
+	if s, ok := statusOf[err.Code()]; ok {
+		return s
+	}
+	if s, ok := faultStatus[err.Fault]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
 
 // writeRefusal answers with Zoom's sample error shape plus a code,
 // {"errors":[{"code","property","reason"}]}, and logs the refusal once. No
-// reason ever contains a secret, a token or a signature, so the body and the
-// log line are safe to keep.
-func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, f *refusal) error {
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if repl != nil {
+// reason ever contains a secret, a token, a signature or text from Zoom, so
+// the body and the log line are safe to keep.
+func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, p join.Principal, err *problem.Error) error {
+	code, st := err.Code(), status(err)
+	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
 		repl.Set(phResult, resultRefused)
-		repl.Set(phCode, f.code())
+		repl.Set(phCode, code)
 	}
 	hdr := w.Header()
 	for _, k := range []string{"Content-Length", "Content-Encoding", "Etag", "Last-Modified", "Accept-Ranges"} {
@@ -63,42 +115,49 @@ func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, f *refusa
 	hdr.Set("Content-Type", "application/json; charset=utf-8")
 	hdr.Set("Cache-Control", "no-store, private")
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	if f.status == http.StatusUnauthorized {
+	if st == http.StatusUnauthorized {
 		hdr.Set("Www-Authenticate", `Bearer realm="zoom_signature"`)
 	}
-	body := errorBody(f.problems)
+	body := errorBody(err.Problems)
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(f.status)
+	w.WriteHeader(st)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
 
 	level := zapcore.InfoLevel
-	if f.status >= 500 {
+	if st >= 500 {
 		level = zapcore.ErrorLevel
 	}
 	if ce := h.logger.Check(level, "refused"); ce != nil {
 		fields := []zap.Field{
-			zap.String("code", f.code()),
-			zap.Int("status", f.status),
-			zap.String("reason", f.problems[0].Reason),
+			zap.String("code", code),
+			zap.Int("status", st),
+			zap.Stringer("fault", err.Fault),
+			zap.String("reason", err.Reason()),
 			zap.String("method", r.Method),
 			// The path only: the Client View sample puts signatures in the
 			// query string.
 			zap.String("path", r.URL.Path),
 		}
-		if repl != nil {
-			if user, _ := repl.GetString(phUserID); user != "" {
-				fields = append(fields, zap.String("user", user))
-			}
+		if p.ID != "" {
+			fields = append(fields, zap.String("user", p.ID))
 		}
 		ce.Write(fields...)
 	}
-	metricRefusal(f.status, f.code())
+	metricRefusal(st, code)
 	return nil
 }
 
-func errorBody(problems signature.Errors) []byte {
+// warn logs the problems that did not stop a join.
+func (h *Handler) warn(p join.Principal, warnings []*problem.Error) {
+	for _, w := range warnings {
+		h.logger.Warn("host join signed without a ZAK",
+			zap.String("code", w.Code()), zap.Stringer("fault", w.Fault), zap.String("reason", w.Reason()), zap.String("user", p.ID))
+	}
+}
+
+func errorBody(problems []problem.Problem) []byte {
 	b := append(make([]byte, 0, 256), `{"errors":[`...)
 	for i, p := range problems {
 		if i > 0 {

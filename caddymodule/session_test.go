@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
+
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -185,7 +187,7 @@ func TestSessionPolicyAndFill(t *testing.T) {
 		t.Fatalf("host by claim: %d %s", resp.status, resp.body)
 	}
 	checkSigned(t, resp.json(t)["signature"].(string), "85746065432", 1)
-	if resp = c.do("GET", "/s/join/host", "", "", withCookie(hs(t, nil))...); resp.status != 403 || resp.errorCode(t) != codeHostNotAllowed {
+	if resp = c.do("GET", "/s/join/host", "", "", withCookie(hs(t, nil))...); resp.status != 403 || resp.errorCode(t) != join.CodeHostNotAllowed {
 		t.Fatalf("not in group: %d %s", resp.status, resp.body)
 	}
 	if resp = c.do("GET", "/s/down/host", "", "", withCookie(hs(t, nil))...); resp.status != 200 || resp.json(t)["role"] != 0.0 {
@@ -198,7 +200,7 @@ func TestSessionPolicyAndFill(t *testing.T) {
 	if resp = post(hs(t, nil), `{"meetingNumber":"857-4606-5432","role":0}`); resp.status != 200 {
 		t.Fatalf("meeting in claim: %d %s", resp.status, resp.body)
 	}
-	if resp = post(hs(t, nil), `{"meetingNumber":"99999999999","role":0}`); resp.status != 403 || resp.errorCode(t) != codeMeetingNotAllowed {
+	if resp = post(hs(t, nil), `{"meetingNumber":"99999999999","role":0}`); resp.status != 403 || resp.errorCode(t) != join.CodeMeetingNotAllowed {
 		t.Fatalf("meeting outside claim: %d %s", resp.status, resp.body)
 	}
 	if resp = post(hs(t, jwt.MapClaims{"zoom_meetings": "11111111111, 99999999999"}), `{"meetingNumber":"99999999999","role":0}`); resp.status != 200 {
@@ -317,7 +319,7 @@ func TestForwardAuth(t *testing.T) {
 	}
 	// bob sends the headers himself: forward_auth replaces them with its own.
 	resp := c.do("GET", "/fa/host", "", "", "Cookie", "app=bob-session", "Remote-User", "alice", "Remote-Groups", "zoom-hosts")
-	if resp.status != 403 || resp.errorCode(t) != codeHostNotAllowed {
+	if resp.status != 403 || resp.errorCode(t) != join.CodeHostNotAllowed {
 		t.Fatalf("bob spoofing groups: %d %s", resp.status, resp.body)
 	}
 	if got := b.header().Get("Remote-User"); got != "" && got != "bob" {

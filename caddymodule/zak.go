@@ -1,14 +1,13 @@
 package caddymodule
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
@@ -39,17 +38,13 @@ type ZAKConfig struct {
 	Lifetime caddy.Duration `json:"lifetime,omitempty"`
 }
 
-// Refusal codes of the host-start step.
-const (
-	codeZAKUserMissing = "zak_user_missing"
-	codeZAKMissing     = "zak_missing"
-)
-
-func (h *Handler) provisionZAK() error {
+// provisionZAK builds the ZAK client and the credential source that uses
+// it; without a zak block there is none.
+func (h *Handler) provisionZAK() ([]join.CredentialSource, error) {
 	h.zakField = "zak"
 	z := h.Zak
 	if z == nil {
-		return nil
+		return nil, nil
 	}
 	if z.Field != "" {
 		h.zakField = z.Field
@@ -66,44 +61,11 @@ func (h *Handler) provisionZAK() error {
 		APIURL:       z.APIURL,
 		ZAKLifetime:  time.Duration(z.Lifetime),
 		OnFetch:      metricZoomAPI,
+		Cache:        state.NewMemory(nil, 0),
 	})
 	if err != nil {
-		return fmt.Errorf("zak: %w (placeholders resolved to empty values?)", err)
+		return nil, fmt.Errorf("zak: %w (placeholders resolved to empty values?)", err)
 	}
 	h.zak = c
-	return nil
-}
-
-// hostZAK returns the ZAK for a role-1 join, fetching it when zak is
-// configured. With require_zak_for_host, a host join without one (here or
-// already in the backend's join config, present) is refused: never a
-// silent host join that cannot start the meeting.
-func (h *Handler) hostZAK(ctx context.Context, repl *caddy.Replacer, role int, present string) (string, *refusal) {
-	if role != 1 {
-		return "", nil
-	}
-	if h.zak == nil {
-		if h.RequireZAKForHost && present == "" {
-			return "", refuse(http.StatusForbidden, codeZAKMissing, "zak",
-				"role 1 needs the host's ZAK and none is configured or in the join config; add a zak block, or have the backend provide "+h.zakField)
-		}
-		return "", nil
-	}
-	user := repl.ReplaceAll(h.Zak.User, "")
-	if user == "" {
-		if h.RequireZAKForHost {
-			return "", refuse(http.StatusForbidden, codeZAKUserMissing, "zak",
-				"role 1 needs the host's ZAK, but the zak user "+h.Zak.User+" is empty for this user; map the user to a Zoom user ID or email")
-		}
-		return "", nil
-	}
-	zak, err := h.zak.ZAK(ctx, user)
-	if err != nil {
-		if h.RequireZAKForHost {
-			return "", refuse(err.Status, err.Code, "zak", err.Reason)
-		}
-		h.logger.Warn("host join signed without a ZAK", zap.String("code", err.Code), zap.String("reason", err.Reason))
-		return "", nil
-	}
-	return zak, nil
+	return []join.CredentialSource{join.ZAKSource{Fetcher: c, User: z.User}}, nil
 }

@@ -188,7 +188,7 @@ func checkKey(r *Report, key gjson.Result, o Options) {
 }
 
 func checkMeetingNumber(r *Report, mn gjson.Result, o Options) {
-	got, err := signature.MeetingNumberFrom(mn)
+	got, err := signature.MeetingNumberFrom([]byte(mn.Raw))
 	switch {
 	case err != nil:
 		hint := "make sure the signer receives the meeting number"

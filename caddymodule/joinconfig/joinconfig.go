@@ -43,8 +43,96 @@ func Check(doc []byte) error {
 	return fmt.Errorf("the body is a JSON %s, not an object", gjson.ParseBytes(doc).Type)
 }
 
+// Kind is a JSON value's type.
+type Kind uint8
+
+// Kinds.
+const (
+	KindMissing Kind = iota
+	KindNull
+	KindFalse
+	KindTrue
+	KindNumber
+	KindString
+	KindArray
+	KindObject
+)
+
+// Value is a value read from a join config.
+type Value struct {
+	Kind Kind
+	// Raw is the value's JSON text as it stands in the document; nil when
+	// the value is missing.
+	Raw []byte
+	// Str is the unescaped text of a String.
+	Str string
+}
+
+// Exists reports whether the document has the value.
+func (v Value) Exists() bool { return v.Kind != KindMissing }
+
 // Get reads the value at path.
-func Get(doc []byte, path string) gjson.Result { return gjson.GetBytes(doc, path) }
+func Get(doc []byte, path string) Value {
+	var out [1]Value
+	Read(doc, []string{path}, out[:])
+	return out[0]
+}
+
+// Read fills out[i] with the value at paths[i]. Plain top-level keys are
+// found together in one scan of the document, which skips over nested
+// values; only dotted paths are looked up one by one. doc must have
+// passed Check. As in gjson, the first of duplicate keys is read.
+func Read(doc []byte, paths []string, out []Value) {
+	var arr [8]span
+	top := arr[:0]
+	for i, p := range paths {
+		out[i] = Value{}
+		if strings.IndexByte(p, '.') >= 0 {
+			if r := gjson.GetBytes(doc, p); r.Exists() {
+				out[i] = value([]byte(r.Raw))
+			}
+			continue
+		}
+		top = append(top, span{key: p, at: -1, index: i})
+	}
+	if len(top) == 0 {
+		return
+	}
+	scanTopLevel(doc, top)
+	for _, t := range top {
+		if t.at >= 0 {
+			raw := doc[t.at:t.end]
+			out[t.index] = value(raw)
+		}
+	}
+}
+
+// value types the JSON text b of one valid value.
+func value(b []byte) Value {
+	v := Value{Raw: b}
+	switch b[0] {
+	case 'n':
+		v.Kind = KindNull
+	case 'f':
+		v.Kind = KindFalse
+	case 't':
+		v.Kind = KindTrue
+	case '"':
+		v.Kind = KindString
+		if bytes.IndexByte(b, '\\') < 0 {
+			v.Str = string(b[1 : len(b)-1])
+		} else {
+			v.Str = gjson.ParseBytes(b).Str
+		}
+	case '[':
+		v.Kind = KindArray
+	case '{':
+		v.Kind = KindObject
+	default:
+		v.Kind = KindNumber
+	}
+	return v
+}
 
 // Apply makes the edits and appends the result to dst, which may be nil or
 // a reused buffer; doc is not modified. Values that exist are replaced where they stand
@@ -139,6 +227,7 @@ func applySlow(doc []byte, edits []Edit) ([]byte, error) {
 type span struct {
 	key     string
 	at, end int
+	index   int // in Read's paths
 }
 
 // scanTopLevel fills in where each key of want has its value among the

@@ -131,3 +131,31 @@ func BenchmarkApply(b *testing.B) {
 		}
 	}
 }
+
+func TestRead(t *testing.T) {
+	doc := []byte(`{"a":{"b":[1,{"c":"deep"}]},"mn":857,"s":"x\"y","t":true,"f":false,"n":null,"arr":[1],"mn":"dup","pad":"{\"mn\":1}"}`)
+	paths := []string{"mn", "s", "a.b.1.c", "missing", "t", "f", "n", "arr", "a", "a.none"}
+	out := make([]Value, len(paths))
+	Read(doc, paths, out)
+	want := []struct {
+		kind Kind
+		raw  string
+		str  string
+	}{
+		{KindNumber, "857", ""}, // the first of duplicate keys, as gjson reads it
+		{KindString, `"x\"y"`, `x"y`},
+		{KindString, `"deep"`, "deep"},
+		{KindMissing, "", ""},
+		{KindTrue, "true", ""},
+		{KindFalse, "false", ""},
+		{KindNull, "null", ""},
+		{KindArray, "[1]", ""},
+		{KindObject, `{"b":[1,{"c":"deep"}]}`, ""},
+		{KindMissing, "", ""},
+	}
+	for i, w := range want {
+		if got := out[i]; got.Kind != w.kind || string(got.Raw) != w.raw || got.Str != w.str || got.Exists() != (w.kind != KindMissing) {
+			t.Errorf("%s = %+v (raw %s), want %+v", paths[i], got, got.Raw, w)
+		}
+	}
+}

@@ -28,6 +28,8 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 )
 
 // Source says where the token is: a cookie (Name is the cookie's name) or
@@ -69,18 +71,10 @@ type Session struct {
 	kid    string
 }
 
-// Error is a refusal: Code is stable, Reason names the cause and the fix,
-// Status is 401 or 503. Neither ever contains the token.
-type Error struct {
-	Status int
-	Code   string
-	Reason string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Reason }
-
-func refused(code, reason string) *Error {
-	return &Error{Status: http.StatusUnauthorized, Code: code, Reason: reason}
+// refused is the client's fault: no token, or one that does not verify.
+// No reason ever contains the token.
+func refused(code, reason string) *problem.Error {
+	return problem.New(problem.Client, code, "session", reason)
 }
 
 // Refusal codes.
@@ -261,7 +255,7 @@ func (v *Verifier) Token(r *http.Request) string {
 }
 
 // Verify checks the session token of r.
-func (v *Verifier) Verify(r *http.Request) (*Session, *Error) {
+func (v *Verifier) Verify(r *http.Request) (*Session, *problem.Error) {
 	tok := v.Token(r)
 	if tok == "" {
 		return nil, refused(CodeMissing, "no session token: sign in ("+v.where()+")")
@@ -284,7 +278,7 @@ func (v *Verifier) where() string {
 }
 
 // VerifyToken checks one token, answering from the cache when it can.
-func (v *Verifier) VerifyToken(ctx context.Context, tok string) (*Session, *Error) {
+func (v *Verifier) VerifyToken(ctx context.Context, tok string) (*Session, *problem.Error) {
 	sum := sha256.Sum256([]byte(tok))
 	now := v.now()
 	if s := v.cached(ctx, sum, now); s != nil {
@@ -311,7 +305,7 @@ func (v *Verifier) VerifyToken(ctx context.Context, tok string) (*Session, *Erro
 }
 
 // explain turns golang-jwt's error into a refusal with a stable code.
-func (v *Verifier) explain(ctx context.Context, t *jwt.Token, err error) *Error {
+func (v *Verifier) explain(ctx context.Context, t *jwt.Token, err error) *problem.Error {
 	alg := ""
 	if t != nil {
 		alg, _ = t.Header["alg"].(string)
@@ -333,7 +327,7 @@ func (v *Verifier) explain(ctx context.Context, t *jwt.Token, err error) *Error 
 		return refused(CodeMalformed, "the session token lacks a required claim (exp); the issuer must set an expiry")
 	case v.jwks != nil && errors.Is(err, jwt.ErrTokenUnverifiable):
 		if keys, kerr := v.jwks.Storage().KeyReadAll(ctx); kerr == nil && len(keys) == 0 {
-			return &Error{Status: http.StatusServiceUnavailable, Code: CodeJWKSDown, Reason: "the signing keys (JWKS) could not be fetched yet; try again shortly"}
+			return problem.New(problem.Issuer, CodeJWKSDown, "session", "the signing keys (JWKS) could not be fetched yet; try again shortly")
 		}
 		return refused(CodeUnknownKey, "the session token's key (kid) is not in the issuer's key set; sign in again")
 	}

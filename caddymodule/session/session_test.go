@@ -1,6 +1,8 @@
 package session
 
 import (
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -137,10 +139,10 @@ func TestRefusals(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted: %+v", s)
 			}
-			if err.Code != c.code || err.Status != 401 || err.Reason == "" {
-				t.Fatalf("got %s (%d): %s; want %s", err.Code, err.Status, err.Reason, c.code)
+			if err.Code() != c.code || err.Fault != problem.Client || err.Reason() == "" {
+				t.Fatalf("got %s (%s): %s; want %s", err.Code(), err.Fault, err.Reason(), c.code)
 			}
-			if tok := v.Token(c.r); tok != "" && strings.Contains(err.Reason, tok) {
+			if tok := v.Token(c.r); tok != "" && strings.Contains(err.Reason(), tok) {
 				t.Fatal("the reason echoes the token")
 			}
 		})
@@ -189,7 +191,7 @@ func TestCache(t *testing.T) {
 		t.Fatal("second verification did not come from the cache")
 	}
 	cur = clock.Add(time.Minute)
-	if s, err := v.Verify(bearer(tok)); err == nil || err.Code != CodeExpired {
+	if s, err := v.Verify(bearer(tok)); err == nil || err.Code() != CodeExpired {
 		t.Fatalf("cached token outlived its exp: %+v %v", s, err)
 	}
 	// The cache is bounded.
@@ -273,7 +275,7 @@ func TestJWKSRotationAndFlood(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			_, err := v.Verify(bearer(rsToken(t, rsa2, "unknown-"+strconv.Itoa(i), "")))
-			if err == nil || err.Code != CodeUnknownKey {
+			if err == nil || err.Code() != CodeUnknownKey {
 				t.Errorf("unknown kid: %v", err)
 			}
 		}()
@@ -289,7 +291,7 @@ func TestJWKSDownAtStart(t *testing.T) {
 	srv.Set(true, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey})
 	v := jwksVerifier(t, srv.URL, 10*time.Millisecond, time.Hour)
 	tok := rsToken(t, rsaKey, "k1", "")
-	if _, err := v.Verify(bearer(tok)); err == nil || err.Code != CodeJWKSDown || err.Status != 503 {
+	if _, err := v.Verify(bearer(tok)); err == nil || err.Code() != CodeJWKSDown || err.Fault != problem.Issuer {
 		t.Fatalf("JWKS down at start: %v", err)
 	}
 	srv.Set(false, nil)
@@ -308,7 +310,7 @@ func TestJWKSKeyRemovedStopsCachedTokens(t *testing.T) {
 	srv.Set(false, map[string]*rsa.PublicKey{"k2": &rsa2.PublicKey})
 	eventually(t, "the removed key's cached token being refused", func() bool {
 		_, err := v.Verify(bearer(tok))
-		return err != nil && err.Code == CodeUnknownKey
+		return err != nil && err.Code() == CodeUnknownKey
 	})
 }
 
@@ -338,7 +340,7 @@ func FuzzVerify(f *testing.F) {
 		if (s == nil) == (err == nil) {
 			t.Fatalf("session %v and error %v", s, err)
 		}
-		if err != nil && (err.Code == "" || err.Status == 0) {
+		if err != nil && (err.Code() == "" || err.Fault == 0) {
 			t.Fatalf("incomplete error %+v", err)
 		}
 		if s != nil && s.User == "" {

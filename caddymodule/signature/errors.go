@@ -1,17 +1,8 @@
 package signature
 
-import "strings"
+import "github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 
-// Problem is one validation failure. Property and Reason match the
-// {"property","reason"} pairs of Zoom's sample endpoints, so clients written
-// for the samples still parse them; Code is a stable name for the cause.
-type Problem struct {
-	Code     string `json:"code"`
-	Property string `json:"property"`
-	Reason   string `json:"reason"`
-}
-
-// Problem codes.
+// Problem codes of request and claim validation.
 const (
 	CodeInvalidBody          = "invalid_body"
 	CodeMissingField         = "missing_field"
@@ -21,31 +12,24 @@ const (
 	CodeInvalidExpiration    = "invalid_expiration"
 )
 
-// Errors lists every validation failure of one request, in the order Zoom's
-// sample reports them, followed by this package's stricter checks.
-type Errors []Problem
+// problems collects every validation failure of one request, in the order
+// Zoom's sample reports them, followed by this package's stricter checks.
+// Its error is a *problem.Error whose fault is the client's: the values
+// came from a request (the glue gives them to the backend when the backend
+// wrote them).
+type problems []problem.Problem
 
-func (e Errors) Error() string {
-	var b strings.Builder
-	b.WriteString("invalid signature request: ")
-	for i, p := range e {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(p.Property)
-		b.WriteString(": ")
-		b.WriteString(p.Reason)
-	}
-	return b.String()
+func (e *problems) add(code, property, reason string) {
+	*e = append(*e, problem.Problem{Code: code, Property: property, Reason: reason})
 }
 
-func (e *Errors) add(code, property, reason string) {
-	*e = append(*e, Problem{Code: code, Property: property, Reason: reason})
-}
-
-func (e Errors) err() error {
+func (e problems) err() error {
 	if len(e) == 0 {
 		return nil
 	}
-	return e
+	return &problem.Error{Fault: problem.Client, Problems: e}
+}
+
+func fail(p problem.Problem) error {
+	return &problem.Error{Fault: problem.Client, Problems: []problem.Problem{p}}
 }

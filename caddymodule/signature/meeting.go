@@ -3,6 +3,8 @@ package signature
 import (
 	"strconv"
 	"strings"
+
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 )
 
 // MeetingNumber is a normalised Zoom meeting number: 9 to 11 digits.
@@ -23,7 +25,7 @@ func ParseMeetingNumber(s string) (MeetingNumber, error) {
 	} else if d := stripSeparators(s); validDigits(d) {
 		return MeetingNumber{Digits: d}, nil
 	}
-	return MeetingNumber{}, Errors{badMeetingNumber("meetingNumber", strconv.Quote(s))}
+	return MeetingNumber{}, fail(badMeetingNumber("meetingNumber", strconv.Quote(s)))
 }
 
 // MeetingNumberFromFloat accepts a meeting number sent as a JSON number.
@@ -31,11 +33,11 @@ func MeetingNumberFromFloat(f float64) (MeetingNumber, error) {
 	if f >= 1e8 && f < 1e11 && f == float64(int64(f)) {
 		return MeetingNumber{Digits: strconv.FormatInt(int64(f), 10), Numeric: true}, nil
 	}
-	return MeetingNumber{}, Errors{badMeetingNumber("meetingNumber", formatJSNumber(f))}
+	return MeetingNumber{}, fail(badMeetingNumber("meetingNumber", formatJSNumber(f)))
 }
 
-func badMeetingNumber(property, got string) Problem {
-	return Problem{
+func badMeetingNumber(property, got string) problem.Problem {
+	return problem.Problem{
 		Code:     CodeInvalidMeetingNumber,
 		Property: property,
 		Reason:   "Value " + got + " is not a Zoom meeting number: expected 9 to 11 digits (spaces and dashes are removed); check that the meeting number reached the signer",
@@ -78,7 +80,7 @@ type Meeting struct {
 // Meeting mints a Meeting SDK JWT with the sample's payload key order:
 // appKey, sdkKey, mn, role, iat, exp, tokenExp, video_webrtc_mode.
 func (s *Signer) Meeting(m Meeting) (string, error) {
-	var errs Errors
+	var errs problems
 	if !m.Native {
 		if !validDigits(m.MeetingNumber.Digits) {
 			errs = append(errs, badMeetingNumber("meetingNumber", strconv.Quote(m.MeetingNumber.Digits)))
@@ -123,13 +125,13 @@ func (s *Signer) Meeting(m Meeting) (string, error) {
 	return s.jwt(p), nil
 }
 
-func checkZeroOne(errs *Errors, code, property string, v int) {
+func checkZeroOne(errs *problems, code, property string, v int) {
 	if v != 0 && v != 1 {
 		errs.add(code, property, "Value is not valid. Got "+strconv.Itoa(v)+", expected 0,1")
 	}
 }
 
-func checkLifetime(errs *Errors, seconds int64) {
+func checkLifetime(errs *problems, seconds int64) {
 	if seconds < MinLifetime || seconds > MaxLifetime {
 		errs.add(CodeInvalidExpiration, "expirationSeconds", "Value must in between 1800 and 172800")
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 )
 
 // ParseMeetingRequest reads the body that Zoom's meetingsdk-auth-endpoint-
@@ -22,7 +24,7 @@ func ParseMeetingRequest(body []byte) (Meeting, error) {
 	}
 	mnF, roleF, expF, modeF := fields[0], fields[1], fields[2], fields[3]
 
-	var errs, extra Errors
+	var errs, extra problems
 	m := Meeting{Native: !mnF.Exists() && !roleF.Exists()}
 	if mnF.Exists() != roleF.Exists() {
 		errs.add(CodeMissingField, "$schema", "If one of the following properties is present, all or none must be present: meetingNumber, role")
@@ -38,9 +40,9 @@ func ParseMeetingRequest(body []byte) (Meeting, error) {
 		m.VideoWebRTCMode = &v
 	}
 	if mnF.Exists() {
-		mn, err := MeetingNumberFrom(mnF)
+		mn, err := meetingNumberFrom(mnF)
 		if err != nil {
-			extra = append(extra, err.(Errors)...)
+			extra = append(extra, problem.As(err).Problems...)
 		}
 		m.MeetingNumber = mn
 	}
@@ -59,7 +61,7 @@ func ParseVideoRequest(body []byte) (Video, error) {
 	}
 	roleF, nameF, expF, idF, keyF, geoF := fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]
 
-	var errs, extra Errors
+	var errs, extra problems
 	var v Video
 	if !roleF.Exists() {
 		errs.add(CodeMissingField, "role", "Property required, but not present in request body")
@@ -118,9 +120,14 @@ func ParseVideoRequest(body []byte) (Video, error) {
 	return v, append(errs, extra...).err()
 }
 
-// MeetingNumberFrom reads a meeting number from a JSON value: a string with
-// optional spaces and dashes, or an integral number, 9 to 11 digits.
-func MeetingNumberFrom(r gjson.Result) (MeetingNumber, error) {
+// MeetingNumberFrom reads a meeting number from the raw JSON of a value (nil
+// when there is none): a string with optional spaces and dashes, or an
+// integral number, 9 to 11 digits.
+func MeetingNumberFrom(raw []byte) (MeetingNumber, error) {
+	return meetingNumberFrom(gjson.ParseBytes(raw))
+}
+
+func meetingNumberFrom(r gjson.Result) (MeetingNumber, error) {
 	switch r.Type {
 	case gjson.String:
 		return ParseMeetingNumber(r.Str)
@@ -128,14 +135,16 @@ func MeetingNumberFrom(r gjson.Result) (MeetingNumber, error) {
 		return MeetingNumberFromFloat(r.Num)
 	}
 	if !r.Exists() {
-		return MeetingNumber{}, Errors{{Code: CodeInvalidMeetingNumber, Property: "meetingNumber", Reason: "Property required, but not present; the join config must carry the meeting number"}}
+		return MeetingNumber{}, fail(problem.Problem{Code: CodeInvalidMeetingNumber, Property: "meetingNumber", Reason: "Property required, but not present; the join config must carry the meeting number"})
 	}
-	return MeetingNumber{}, Errors{badMeetingNumber("meetingNumber", jsString(r))}
+	return MeetingNumber{}, fail(badMeetingNumber("meetingNumber", jsString(r)))
 }
 
-// RoleFrom reads a role strictly: the number 0 or 1, or the string "0" or
-// "1". A missing role is 0.
-func RoleFrom(r gjson.Result) (int, error) {
+// RoleFrom reads a role strictly from the raw JSON of a value (nil when
+// there is none): the number 0 or 1, or the string "0" or "1". A missing
+// role is 0.
+func RoleFrom(raw []byte) (int, error) {
+	r := gjson.ParseBytes(raw)
 	switch {
 	case !r.Exists():
 		return 0, nil
@@ -144,7 +153,7 @@ func RoleFrom(r gjson.Result) (int, error) {
 	case r.Type == gjson.String && (r.Str == "0" || r.Str == "1"):
 		return int(r.Str[0] - '0'), nil
 	}
-	return 0, Errors{{Code: CodeInvalidRole, Property: "role", Reason: "Value " + jsString(r) + " is not a Zoom role: expected 0 (attendee) or 1 (host)"}}
+	return 0, fail(problem.Problem{Code: CodeInvalidRole, Property: "role", Reason: "Value " + jsString(r) + " is not a Zoom role: expected 0 (attendee) or 1 (host)"})
 }
 
 // parseObject reads the named top-level fields of a JSON object body the way
@@ -156,14 +165,14 @@ func parseObject(body []byte, names ...string) ([]gjson.Result, error) {
 		return out, nil
 	}
 	if !gjson.ValidBytes(body) {
-		return nil, Errors{{Code: CodeInvalidBody, Property: "body", Reason: "The request body is not valid JSON; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"}}
+		return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body is not valid JSON; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
 	}
 	root := gjson.ParseBytes(body)
 	switch {
 	case root.IsArray():
 		return out, nil // its keys are indexes, which name no field
 	case !root.IsObject():
-		return nil, Errors{{Code: CodeInvalidBody, Property: "body", Reason: "The request body is a JSON " + root.Type.String() + ", not an object; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"}}
+		return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body is a JSON " + root.Type.String() + ", not an object; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
 	}
 	root.ForEach(func(k, v gjson.Result) bool {
 		for i, n := range names {
@@ -179,7 +188,7 @@ func parseObject(body []byte, names ...string) ([]gjson.Result, error) {
 // number applies the sample's coercion: strings go through parseInt, other
 // types are left as they are. ok is false (with the sample's error) when the
 // result is not a number; plain is false when parseInt ignored characters.
-func number(errs *Errors, property string, r gjson.Result) (v float64, ok, plain bool) {
+func number(errs *problems, property string, r gjson.Result) (v float64, ok, plain bool) {
 	switch r.Type {
 	case gjson.Number:
 		return r.Num, true, true
@@ -197,7 +206,7 @@ func number(errs *Errors, property string, r gjson.Result) (v float64, ok, plain
 	return 0, false, false
 }
 
-func zeroOne(errs, extra *Errors, code, property string, r gjson.Result) int {
+func zeroOne(errs, extra *problems, code, property string, r gjson.Result) int {
 	v, ok, plain := number(errs, property, r)
 	if !ok {
 		(*errs)[len(*errs)-1].Code = code
@@ -213,7 +222,7 @@ func zeroOne(errs, extra *Errors, code, property string, r gjson.Result) int {
 	return int(v)
 }
 
-func lifetime(errs, extra *Errors, r gjson.Result) int64 {
+func lifetime(errs, extra *problems, r gjson.Result) int64 {
 	v, ok, plain := number(errs, "expirationSeconds", r)
 	if !ok {
 		(*errs)[len(*errs)-1].Code = CodeInvalidExpiration
@@ -229,7 +238,7 @@ func lifetime(errs, extra *Errors, r gjson.Result) int64 {
 	return int64(v)
 }
 
-func str(errs *Errors, property string, r gjson.Result, limit int) (string, bool) {
+func str(errs *problems, property string, r gjson.Result, limit int) (string, bool) {
 	if r.Type != gjson.String {
 		errs.add(CodeInvalidField, property, "Value "+jsString(r)+" not allowed, must be of type string")
 		return "", false
@@ -241,7 +250,7 @@ func str(errs *Errors, property string, r gjson.Result, limit int) (string, bool
 	return r.Str, true
 }
 
-func geoRegions(errs *Errors, r gjson.Result) []string {
+func geoRegions(errs *problems, r gjson.Result) []string {
 	var raw []string
 	switch {
 	case r.Type == gjson.String:

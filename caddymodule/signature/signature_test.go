@@ -1,12 +1,12 @@
 package signature
 
 import (
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+
 	"fmt"
 	"math"
 	"strings"
 	"testing"
-
-	"github.com/tidwall/gjson"
 )
 
 func TestAppendJSString(t *testing.T) {
@@ -64,38 +64,38 @@ func TestMeetingNumbers(t *testing.T) {
 		{`8.5746065432e10`, "85746065432", true},
 		{`123456789`, "123456789", true},
 	} {
-		mn, err := MeetingNumberFrom(gjson.Parse(c.json))
+		mn, err := MeetingNumberFrom([]byte(c.json))
 		if err != nil || mn.Digits != c.want || mn.Numeric != c.numeric {
 			t.Errorf("MeetingNumberFrom(%s) = %+v, %v; want %s numeric=%v", c.json, mn, err, c.want, c.numeric)
 		}
 	}
 	for _, bad := range []string{`"undefined"`, `""`, `"12345678"`, `"123456789012"`, `"12345678a"`, `null`,
 		`true`, `{}`, `[]`, `12345678`, `123456789012`, `123456789.5`, `-123456789`, `"１２３４５６７８９"`} {
-		_, err := MeetingNumberFrom(gjson.Parse(bad))
+		_, err := MeetingNumberFrom([]byte(bad))
 		if err == nil {
 			t.Errorf("MeetingNumberFrom(%s) accepted", bad)
 			continue
 		}
-		if e := err.(Errors); e[0].Code != CodeInvalidMeetingNumber || !strings.Contains(e[0].Reason, "9 to 11 digits") {
+		if e := problem.As(err).Problems; e[0].Code != CodeInvalidMeetingNumber || !strings.Contains(e[0].Reason, "9 to 11 digits") {
 			t.Errorf("MeetingNumberFrom(%s) error = %+v", bad, e)
 		}
 	}
-	if _, err := MeetingNumberFrom(gjson.Result{}); err == nil {
+	if _, err := MeetingNumberFrom(nil); err == nil {
 		t.Error("missing meeting number accepted")
 	}
 }
 
 func TestRoleFrom(t *testing.T) {
 	for in, want := range map[string]int{`0`: 0, `1`: 1, `"0"`: 0, `"1"`: 1, `1.0`: 1} {
-		if got, err := RoleFrom(gjson.Parse(in)); err != nil || got != want {
+		if got, err := RoleFrom([]byte(in)); err != nil || got != want {
 			t.Errorf("RoleFrom(%s) = %d, %v", in, got, err)
 		}
 	}
-	if got, err := RoleFrom(gjson.Result{}); err != nil || got != 0 {
+	if got, err := RoleFrom(nil); err != nil || got != 0 {
 		t.Errorf("missing role = %d, %v; want 0", got, err)
 	}
 	for _, bad := range []string{`2`, `-1`, `"2"`, `"1abc"`, `" 1"`, `"host"`, `null`, `true`, `0.5`, `[1]`} {
-		if _, err := RoleFrom(gjson.Parse(bad)); err == nil {
+		if _, err := RoleFrom([]byte(bad)); err == nil {
 			t.Errorf("RoleFrom(%s) accepted", bad)
 		}
 	}
@@ -217,7 +217,7 @@ func BenchmarkParseMeetingRequest(b *testing.B) {
 
 // FuzzParseRequests feeds arbitrary bodies to both sample parsers: they
 // must never panic, and whatever they accept must mint, or fail with
-// Errors, never with anything else.
+// a *problem.Error, never with anything else.
 func FuzzParseRequests(f *testing.F) {
 	for _, s := range []string{`{"meetingNumber":"85746065432","role":0}`, `{}`, `[]`, `{"role":"0x1"}`,
 		`{"sessionName":"Café","role":1,"geoRegions":["US"," DE"]}`, `{"meetingNumber":8.5746065432e10,"role":"1abc"}`, `5`, ``} {
@@ -232,7 +232,7 @@ func FuzzParseRequests(f *testing.F) {
 			if _, err := s.Meeting(m); err != nil {
 				t.Fatalf("accepted %q but could not sign: %v", body, err)
 			}
-		} else if _, ok := err.(Errors); !ok {
+		} else if problem.As(err) == nil {
 			t.Fatalf("error of type %T", err)
 		}
 		if v, err := ParseVideoRequest(body); err == nil {
@@ -242,7 +242,7 @@ func FuzzParseRequests(f *testing.F) {
 			if _, err := s.Video(v); err != nil {
 				t.Fatalf("accepted %q but could not sign: %v", body, err)
 			}
-		} else if _, ok := err.(Errors); !ok {
+		} else if problem.As(err) == nil {
 			t.Fatalf("error of type %T", err)
 		}
 	})

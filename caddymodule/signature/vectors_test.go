@@ -1,14 +1,14 @@
 package signature
 
 import (
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
 	"testing"
-
-	"github.com/tidwall/gjson"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/vectors"
 )
@@ -142,7 +142,7 @@ func TestLegacyVectors(t *testing.T) {
 			)
 			if v.Variant == "php_urlsafe_base64_nopad" {
 				var err error
-				if mn, err = MeetingNumberFrom(gjson.ParseBytes(v.Input.MeetingNumber)); err != nil {
+				if mn, err = MeetingNumberFrom(v.Input.MeetingNumber); err != nil {
 					t.Fatal(err)
 				}
 				role, ts, urlSafe = v.Input.Role, v.Input.TimeS*1000-30000, true
@@ -218,10 +218,14 @@ func TestSampleValidation(t *testing.T) {
 				} else {
 					_, err = ParseMeetingRequest(body)
 				}
-				errs, ok := err.(Errors)
-				if !ok {
-					t.Fatalf("err = %v, want Errors", err)
+				pe := problem.As(err)
+				if pe == nil {
+					t.Fatalf("err = %v, want a *problem.Error", err)
 				}
+				if pe.Fault != problem.Client {
+					t.Errorf("fault = %s, want client", pe.Fault)
+				}
+				errs := pe.Problems
 				want := c.Expected.JSON.Errors
 				if len(errs) < len(want) {
 					t.Fatalf("got %d errors, want at least %d: %v", len(errs), len(want), errs)

@@ -28,7 +28,16 @@ type Video struct {
 
 // Video mints a Video SDK JWT with the sample's payload key order.
 func (s *Signer) Video(v Video) (string, error) {
-	var errs Errors
+	if err := v.Check(); err != nil {
+		return "", err
+	}
+	return s.mintVideo(v), nil
+}
+
+// Check validates the claims against the sample's limits (role, session
+// name, lifetime, lengths, regions, the 0/1 options).
+func (v Video) Check() error {
+	var errs problems
 	checkZeroOne(&errs, CodeInvalidRole, "role", v.Role)
 	if v.SessionName == "" {
 		errs.add(CodeMissingField, "sessionName", "Value must not be empty; send the Video SDK session name")
@@ -58,10 +67,11 @@ func (s *Signer) Video(v Video) (string, error) {
 			checkZeroOne(&errs, CodeInvalidField, f.name, *f.v)
 		}
 	}
-	if err := errs.err(); err != nil {
-		return "", err
-	}
+	return errs.err()
+}
 
+// mintVideo writes the payload of checked claims and signs it.
+func (s *Signer) mintVideo(v Video) string {
 	var arr [512]byte
 	p := append(arr[:0], `{"app_key":`...)
 	p = appendJSString(p, s.key)
@@ -85,14 +95,14 @@ func (s *Signer) Video(v Video) (string, error) {
 	p = appendOptInt(p, "video_webrtc_mode", v.VideoWebRTCMode)
 	p = appendOptInt(p, "audio_webrtc_mode", v.AudioWebRTCMode)
 	p = append(p, '}')
-	return s.jwt(p), nil
+	return s.jwt(p)
 }
 
 func maxLength(got, limit int) string {
 	return "Value exceed max length. Got " + strconv.Itoa(got) + ", expected less than or equal to " + strconv.Itoa(limit)
 }
 
-func checkGeoRegions(errs *Errors, regions []string) {
+func checkGeoRegions(errs *problems, regions []string) {
 	ok := len(regions) > 0
 	for _, r := range regions {
 		if !contains(GeoRegions, r) {

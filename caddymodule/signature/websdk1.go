@@ -14,7 +14,7 @@ import (
 // the forum thread's PHP does. Zoom refuses these since Web SDK 2.7; they
 // exist so old frontends can migrate.
 func (s *Signer) WebSDK1(mn MeetingNumber, role int, tsMillis int64, urlSafe bool) (string, error) {
-	var errs Errors
+	var errs problems
 	if !validDigits(mn.Digits) {
 		errs = append(errs, badMeetingNumber("meetingNumber", strconv.Quote(mn.Digits)))
 	}

@@ -4,10 +4,13 @@
 //
 // The access token comes from golang.org/x/oauth2/clientcredentials with
 // grant_type=account_credentials, cached and refreshed before it expires,
-// one fetch at a time. ZAKs are cached per user until shortly before they
-// expire, with one fetch per user however many requests wait for it. A 401
-// from the API refreshes the access token once and retries; a 429 is
-// remembered until its Retry-After. The package imports nothing from Caddy.
+// one fetch at a time. ZAKs are kept per user in a state.Cache until shortly
+// before they expire, with one fetch per user however many requests wait
+// for it. A 401 from the API refreshes the access token once and retries; a
+// 429 holds that user in the cache until its Retry-After. Errors are
+// *problem.Error with Zoom's fault; they carry Zoom's numeric code and the
+// HTTP status it answered, never its text. The package imports nothing from
+// Caddy.
 package zoomapi
 
 import (
@@ -24,7 +27,9 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
-	"golang.org/x/sync/singleflight"
+
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 )
 
 // Defaults.
@@ -47,46 +52,38 @@ type Config struct {
 
 	HTTPClient *http.Client
 	Now        func() time.Time
+	// Cache keeps the ZAKs and the rate-limit holds; default an in-memory
+	// one.
+	Cache state.Cache
 	// OnFetch is told about every call to Zoom, kind "oauth" or "zak", for
 	// metrics. It never sees a token.
 	OnFetch func(kind string, err error)
 }
-
-// Error is a failure to get a ZAK, with the status the handler answers
-// with, a stable code and a reason that names the cause and the fix. It
-// never contains a token or a secret.
-type Error struct {
-	Status int
-	Code   string
-	Reason string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Reason }
 
 // Error codes.
 const (
 	CodeOAuth        = "zoom_oauth_unavailable"
 	CodeUserNotFound = "zak_user_not_found"
 	CodeRateLimited  = "zak_rate_limited"
-	CodeAPI          = "zoom_api_unavailable"
+	// CodeAPI: Zoom's API could not be reached.
+	CodeAPI = "zoom_api_unavailable"
+	// CodeAPIAnswer: Zoom's API answered, but not with what was asked.
+	CodeAPIAnswer = "zoom_api_error"
 )
+
+func zoomError(code, reason string) *problem.Error {
+	return problem.New(problem.Zoom, code, "zak", reason)
+}
 
 // Client fetches and caches ZAKs. It is safe for concurrent use.
 type Client struct {
-	cfg    Config
-	cc     clientcredentials.Config
-	ctx    context.Context // carries the HTTP client for oauth2
-	flight singleflight.Group
+	cfg   Config
+	cc    clientcredentials.Config
+	ctx   context.Context // carries the HTTP client for oauth2
+	cache state.Cache
 
-	mu    sync.Mutex
-	ts    oauth2.TokenSource
-	zaks  map[string]cachedZAK
-	until map[string]time.Time // rate-limited users, until Retry-After
-}
-
-type cachedZAK struct {
-	token   string
-	expires time.Time
+	mu sync.Mutex
+	ts oauth2.TokenSource
 }
 
 // New builds a Client. It contacts nobody until the first ZAK is needed.
@@ -115,6 +112,9 @@ func New(c Config) (*Client, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Cache == nil {
+		c.Cache = state.NewMemory(c.Now, 0)
+	}
 	cl := &Client{
 		cfg: c,
 		cc: clientcredentials.Config{
@@ -127,8 +127,7 @@ func New(c Config) (*Client, error) {
 			EndpointParams: url.Values{"grant_type": {"account_credentials"}, "account_id": {c.AccountID}},
 		},
 		ctx:   context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: c.HTTPClient.Timeout, Transport: countingTransport{next: transportOf(c.HTTPClient), hook: c.OnFetch}}),
-		zaks:  map[string]cachedZAK{},
-		until: map[string]time.Time{},
+		cache: c.Cache,
 	}
 	cl.ts = cl.newTokenSource()
 	return cl, nil
@@ -141,48 +140,40 @@ func (c *Client) newTokenSource() oauth2.TokenSource {
 }
 
 // ZAK returns the ZAK of the Zoom user (an ID or an email).
-func (c *Client) ZAK(ctx context.Context, user string) (string, *Error) {
-	now := c.cfg.Now()
-	c.mu.Lock()
-	z, ok := c.zaks[user]
-	wait := c.until[user]
-	c.mu.Unlock()
-	if ok && now.Before(z.expires) {
-		return z.token, nil
-	}
-	if now.Before(wait) {
-		return "", rateLimited(wait.Sub(now))
-	}
-	// One fetch per user; the others wait for it. The fetch runs on its own
-	// context so that one caller going away does not fail the rest.
-	v, err, _ := c.flight.Do(user, func() (any, error) {
-		tok, zerr := c.fetchZAK(context.WithoutCancel(ctx), user)
+func (c *Client) ZAK(ctx context.Context, user string) (string, *problem.Error) {
+	key := "zak/" + user
+	v, err := c.cache.Load(ctx, key, func(ctx context.Context) ([]byte, time.Duration, error) {
+		tok, zerr := c.fetchZAK(ctx, key, user)
 		if zerr != nil {
-			return nil, zerr
+			return nil, 0, zerr
 		}
-		c.mu.Lock()
-		c.zaks[user] = cachedZAK{token: tok, expires: c.cfg.Now().Add(c.cfg.ZAKLifetime - c.cfg.Margin)}
-		c.mu.Unlock()
-		return tok, nil
+		return []byte(tok), c.cfg.ZAKLifetime - c.cfg.Margin, nil
 	})
-	if err != nil {
-		return "", err.(*Error)
+	var held *state.HeldError
+	switch {
+	case errors.As(err, &held):
+		return "", rateLimited(held.Until.Sub(c.cfg.Now()))
+	case err != nil:
+		if pe := problem.As(err); pe != nil {
+			return "", pe
+		}
+		return "", zoomError(CodeAPI, "the host's ZAK could not be fetched; try again shortly")
 	}
-	return v.(string), nil
+	return string(v), nil
 }
 
-func (c *Client) fetchZAK(ctx context.Context, user string) (string, *Error) {
+func (c *Client) fetchZAK(ctx context.Context, key, user string) (string, *problem.Error) {
 	for attempt := 0; ; attempt++ {
 		c.mu.Lock()
 		ts := c.ts
 		c.mu.Unlock()
 		access, err := ts.Token()
 		if err != nil {
-			return "", &Error{Status: http.StatusServiceUnavailable, Code: CodeOAuth, Reason: "Zoom's OAuth server did not issue an access token (" + oauthCause(err) + "); check account_id, client_id and client_secret, and that the app is activated"}
+			return "", zoomError(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+oauthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
 		}
 		status, body, retryAfter, err := c.get(ctx, access.AccessToken, user)
 		if err != nil {
-			return "", &Error{Status: http.StatusServiceUnavailable, Code: CodeAPI, Reason: "Zoom's API could not be reached; try again shortly"}
+			return "", zoomError(CodeAPI, "Zoom's API could not be reached; try again shortly")
 		}
 		switch status {
 		case http.StatusOK:
@@ -190,7 +181,7 @@ func (c *Client) fetchZAK(ctx context.Context, user string) (string, *Error) {
 				Token string `json:"token"`
 			}
 			if json.Unmarshal(body, &out) != nil || out.Token == "" {
-				return "", &Error{Status: http.StatusBadGateway, Code: CodeAPI, Reason: "Zoom's API answered without a token"}
+				return "", zoomError(CodeAPIAnswer, "Zoom's API answered without a token; try again shortly")
 			}
 			return out.Token, nil
 		case http.StatusUnauthorized:
@@ -204,26 +195,24 @@ func (c *Client) fetchZAK(ctx context.Context, user string) (string, *Error) {
 				c.mu.Unlock()
 				continue
 			}
-			return "", &Error{Status: http.StatusServiceUnavailable, Code: CodeOAuth, Reason: "Zoom's API refused a fresh access token (" + zoomMessage(body) + "); check the app's scopes (user:read:token:admin, or user:read:zak)"}
+			return "", zoomError(CodeOAuth, "Zoom's API refused a fresh access token ("+zoomCode(status, body)+"); check the app's scopes (user:read:token:admin, or user:read:zak)")
 		case http.StatusNotFound:
-			return "", &Error{Status: http.StatusForbidden, Code: CodeUserNotFound, Reason: "Zoom has no user " + strconv.Quote(user) + " in this account (" + zoomMessage(body) + "); check the zak user mapping"}
+			return "", zoomError(CodeUserNotFound, "Zoom has no user "+strconv.Quote(user)+" in this account ("+zoomCode(status, body)+"); check the zak user mapping")
 		case http.StatusTooManyRequests:
 			d := retryAfter
 			if d <= 0 {
 				d = time.Second
 			}
-			c.mu.Lock()
-			c.until[user] = c.cfg.Now().Add(d)
-			c.mu.Unlock()
+			c.cache.Hold(key, c.cfg.Now().Add(d))
 			return "", rateLimited(d)
 		default:
-			return "", &Error{Status: http.StatusBadGateway, Code: CodeAPI, Reason: "Zoom's API answered " + strconv.Itoa(status) + " (" + zoomMessage(body) + ")"}
+			return "", zoomError(CodeAPIAnswer, "Zoom's API did not issue the ZAK ("+zoomCode(status, body)+"); try again shortly, or check the app's scopes")
 		}
 	}
 }
 
-func rateLimited(d time.Duration) *Error {
-	return &Error{Status: http.StatusServiceUnavailable, Code: CodeRateLimited, Reason: "Zoom rate-limited ZAK requests for this user; try again in " + d.Round(time.Second).String()}
+func rateLimited(d time.Duration) *problem.Error {
+	return zoomError(CodeRateLimited, "Zoom rate-limited ZAK requests for this user; try again in "+max(d, time.Second).Round(time.Second).String())
 }
 
 func (c *Client) get(ctx context.Context, access, user string) (int, []byte, time.Duration, error) {
@@ -257,16 +246,19 @@ func (c *Client) get(ctx context.Context, access, user string) (int, []byte, tim
 	return resp.StatusCode, body, retry, nil
 }
 
-// zoomMessage extracts Zoom's {"code","message"} for an error reason.
-func zoomMessage(body []byte) string {
+// zoomCode names Zoom's answer for an error reason by its HTTP status and
+// its numeric code ({"code":124,"message":...}). Zoom's message is left
+// out: an API that echoes the request (a proxy in between, a Zoom bug)
+// would put the access token in front of the user.
+func zoomCode(status int, body []byte) string {
 	var e struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
+		Code int `json:"code"`
 	}
-	if json.Unmarshal(body, &e) != nil || e.Message == "" {
-		return "no message"
+	out := "HTTP " + strconv.Itoa(status)
+	if json.Unmarshal(body, &e) == nil && e.Code != 0 {
+		out += ", Zoom code " + strconv.Itoa(e.Code)
 	}
-	return "Zoom code " + strconv.Itoa(e.Code) + ": " + e.Message
+	return out
 }
 
 // oauthCause names why the OAuth call failed without echoing anything the

@@ -1,6 +1,8 @@
 package zoomapi
 
 import (
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+
 	"context"
 	"strings"
 	"sync"
@@ -94,18 +96,22 @@ func TestErrors(t *testing.T) {
 	c := newClient(t, z, &now)
 
 	_, err := c.ZAK(context.Background(), "nobody@example.com")
-	if err == nil || err.Code != CodeUserNotFound || err.Status != 403 || !strings.Contains(err.Reason, "nobody@example.com") {
+	if err == nil || err.Code() != CodeUserNotFound || !strings.Contains(err.Reason(), "nobody@example.com") {
 		t.Fatalf("unknown user: %v", err)
+	}
+	// Zoom's code reaches the reason, its text does not.
+	if err.Fault != problem.Zoom || !strings.Contains(err.Reason(), "Zoom code 1001") || strings.Contains(err.Reason(), "does not exist") {
+		t.Fatalf("unknown user: fault %s, reason %q", err.Fault, err.Reason())
 	}
 
 	z.RateLimit(7)
-	if _, err = c.ZAK(context.Background(), "host@example.com"); err == nil || err.Code != CodeRateLimited || err.Status != 503 {
+	if _, err = c.ZAK(context.Background(), "host@example.com"); err == nil || err.Code() != CodeRateLimited {
 		t.Fatalf("429: %v", err)
 	}
 	z.RateLimit(0)
 	calls := z.ZAKCalls("host@example.com")
 	now = now.Add(5 * time.Second) // still inside Retry-After: no call to Zoom
-	if _, err = c.ZAK(context.Background(), "host@example.com"); err == nil || err.Code != CodeRateLimited || z.ZAKCalls("host@example.com") != calls {
+	if _, err = c.ZAK(context.Background(), "host@example.com"); err == nil || err.Code() != CodeRateLimited || z.ZAKCalls("host@example.com") != calls {
 		t.Fatalf("inside Retry-After: %v, %d calls", err, z.ZAKCalls("host@example.com")-calls)
 	}
 	now = now.Add(3 * time.Second)
@@ -115,23 +121,23 @@ func TestErrors(t *testing.T) {
 
 	bad, _ := New(Config{AccountID: z.AccountID, ClientID: z.ClientID, ClientSecret: "wrong", OAuthURL: z.OAuthURL(), APIURL: z.APIURL()})
 	_, err = bad.ZAK(context.Background(), "host@example.com")
-	if err == nil || err.Code != CodeOAuth || err.Status != 503 || !strings.Contains(err.Reason, "401") {
+	if err == nil || err.Code() != CodeOAuth || !strings.Contains(err.Reason(), "401") {
 		t.Fatalf("bad client secret: %v", err)
 	}
-	if strings.Contains(err.Reason, "wrong") {
+	if strings.Contains(err.Reason(), "wrong") {
 		t.Fatal("the reason echoes the client secret")
 	}
 
 	down := zoomtest.New("host@example.com")
 	down.Close()
 	c2 := newClient(t, down, nil)
-	if _, err = c2.ZAK(context.Background(), "host@example.com"); err == nil || err.Code != CodeOAuth {
+	if _, err = c2.ZAK(context.Background(), "host@example.com"); err == nil || err.Code() != CodeOAuth {
 		t.Fatalf("OAuth unreachable: %v", err)
 	}
 
 	z.FailOAuth(true)
 	c3 := newClient(t, z, nil)
-	if _, err = c3.ZAK(context.Background(), "host@example.com"); err == nil || err.Code != CodeOAuth || !strings.Contains(err.Reason, "500") {
+	if _, err = c3.ZAK(context.Background(), "host@example.com"); err == nil || err.Code() != CodeOAuth || !strings.Contains(err.Reason(), "500") {
 		t.Fatalf("OAuth 500: %v", err)
 	}
 	z.FailOAuth(false)

@@ -1,0 +1,147 @@
+// Package join decides and mints a Zoom SDK join, as values and without
+// Caddy. A request crosses it in one direction:
+//
+//	Principal (who asks, resolved once by the glue)
+//	  × Ask    (what the backend's join config or the client's body asks: Format)
+//	  → Policy (who may have which meeting and role: Grant, or a refusal)
+//	  → CredentialSource (what the join carries besides the signature: ZAK, OBF)
+//	  → Format.Mint (the signature)
+//	  = Result
+//
+// Signer.Sign is that one path, for inject and endpoint mode and for all
+// three formats (Meeting SDK, Video SDK, legacy Web SDK 1.x). Every refusal
+// is a *problem.Error; the glue picks the HTTP status.
+package join
+
+import (
+	"context"
+	"time"
+
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
+)
+
+// Principal is who is asking, resolved once per request from the session
+// token or the identity an earlier auth handler set.
+type Principal struct {
+	// ID names the user; empty when anonymous.
+	ID string
+	// Claims are the verified session token's claims (nil without
+	// session_jwt).
+	Claims map[string]any
+	// HostValues are the values host_when looks at, for this user.
+	HostValues []string
+	// Meetings are the values of the meetings_claim, as the claim lists
+	// them (each may itself be a comma-separated list).
+	Meetings []string
+	// ZoomUser is the Zoom user (ID or email) whose credentials a host
+	// join carries.
+	ZoomUser string
+}
+
+// Source says where an Ask came from.
+type Source uint8
+
+// Sources.
+const (
+	// FromBackend: the site's backend wrote the join config (inject mode),
+	// so it chose the meeting.
+	FromBackend Source = iota + 1
+	// FromClient: the client's request body named it (endpoint mode).
+	FromClient
+)
+
+// Ask is what a join config or a request asks to be signed.
+type Ask struct {
+	From Source
+	// Meeting is what the meetings scope is checked against: the
+	// normalised meeting number, or the Video SDK session name.
+	Meeting string
+	// Role asked for: 0 (attendee) or 1 (host).
+	Role int
+	// ExpiresIn is the lifetime asked for in seconds; 0 when none was.
+	ExpiresIn int64
+	// HasZAK: the backend's join config carries a ZAK already.
+	HasZAK bool
+	// Fixes are the edits that make a join config agree with what is
+	// signed, such as the meeting number without its spaces: the frontend
+	// passes it to join() too, and Zoom compares the two.
+	Fixes []joinconfig.Edit
+
+	meeting signature.Meeting
+	video   signature.Video
+}
+
+// Grant is what the policy allows for an Ask.
+type Grant struct {
+	Role int
+	// Downgraded: role 1 was asked and role 0 is granted.
+	Downgraded bool
+	// ExpiresIn is the token lifetime in seconds.
+	ExpiresIn int64
+	// NeedsZAK: a host join that must carry the host's ZAK.
+	NeedsZAK bool
+}
+
+// Result is a minted join.
+type Result struct {
+	Token       string
+	Grant       Grant
+	Credentials Credentials
+}
+
+// Signer is the one path from an Ask to a signed join. It is safe for
+// concurrent use once built.
+type Signer struct {
+	Format  Format
+	Policy  Policy
+	Keys    *signature.Signer
+	Sources []CredentialSource
+	// Backdate sets iat this far in the past, for clock skew.
+	Backdate time.Duration
+	Now      func() time.Time
+}
+
+// Sign decides, gathers credentials and mints.
+func (s *Signer) Sign(ctx context.Context, p Principal, a Ask) (Result, *problem.Error) {
+	g, err := s.Policy.Decide(p, a)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Grant: g}
+	for _, src := range s.Sources {
+		c, err := src.Credentials(ctx, p, a, g)
+		if err != nil {
+			return Result{}, err
+		}
+		if err := res.Credentials.merge(c); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := s.Policy.Carries(a, g, res.Credentials); err != nil {
+		return Result{}, err
+	}
+	iat := s.Now().Add(-s.Backdate).UnixMilli()
+	if res.Token, err = s.Format.Mint(s.Keys, a, g, iat); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// Refusal codes of the join core; the codes of request validation are
+// package signature's, those of sessions package session's.
+const (
+	CodeUnauthenticated      = "unauthenticated"
+	CodeHostNotAllowed       = "host_not_allowed"
+	CodeMeetingNotAllowed    = "meeting_not_allowed"
+	CodeExpirationNotAllowed = "expiration_not_allowed"
+	CodeMeetingMissing       = "meeting_number_missing"
+	CodeBackendMeeting       = "join_config_meeting_number"
+	CodeBackendRole          = "join_config_role"
+	CodeBackendSession       = "join_config_session_name"
+	CodeSigningFailed        = "signing_failed"
+	CodeZAKUserMissing       = "zak_user_missing"
+	CodeZAKMissing           = "zak_missing"
+	CodeCredentialsConflict  = "credentials_conflict"
+)
