@@ -235,8 +235,9 @@ type span struct {
 // skipped with IndexByte, so a long value costs a memchr, not a parse. The
 // first occurrence of a duplicate key wins, as in gjson.
 func scanTopLevel(doc []byte, want []span) {
+	left := len(want) // keys not found yet: the scan stops when none is
 	i := bytes.IndexByte(doc, '{') + 1
-	for i > 0 && i < len(doc) {
+	for left > 0 && i > 0 && i < len(doc) {
 		i = skipSpace(doc, i)
 		if i >= len(doc) || doc[i] != '"' {
 			return // '}' or the end
@@ -249,6 +250,7 @@ func scanTopLevel(doc []byte, want []span) {
 		for j := range want {
 			if want[j].at < 0 && string(key) == want[j].key {
 				want[j].at, want[j].end = i, vEnd
+				left--
 			}
 		}
 		i = skipSpace(doc, vEnd)
