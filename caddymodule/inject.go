@@ -42,12 +42,15 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	defer putBuf(buf)
 	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, maxBody: h.MaxBody, head: r.Method == http.MethodHead, buf: buf}
 	t.pause()
-	nextErr := next.ServeHTTP(rec, r)
+	nextErr, aborted := callNext(next, rec, r)
 	t.resume()
 	switch {
 	case rec.state == tooLarge:
 		return h.writeRefusal(w, r, p, problem.New(problem.Backend, codeUpstreamTooLarge, "body",
 			"the backend's join config is larger than max_body ("+strconv.FormatInt(h.MaxBody, 10)+" bytes); raise max_body or shrink the response"))
+	case aborted || (nextErr != nil && rec.state == buffering):
+		return h.writeRefusal(w, r, p, problem.New(problem.Backend, codeUpstreamUnreadable, "body",
+			"the backend's join config could not be read to its end (the connection broke, the body was shorter than its Content-Length, or it was not in its Content-Encoding); check the backend's logs and the proxy between"))
 	case nextErr != nil:
 		return nextErr
 	case rec.state == undecided:
@@ -83,6 +86,25 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	return nil
 }
 
+// callNext calls the backend. reverse_proxy aborts the connection
+// (panic(http.ErrAbortHandler)) when the backend's body fails midway: a
+// reset, a body shorter than its Content-Length, a Content-Encoding the
+// body does not have. While nothing has reached the client, that is a
+// backend fault like any other, owed a JSON 502 rather than a dropped
+// connection; once a passed-through response has started, the abort
+// stands.
+func callNext(next caddyhttp.Handler, rec *recorder, r *http.Request) (err error, aborted bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler || rec.state == passing {
+				panic(v)
+			}
+			err, aborted = nil, true
+		}
+	}()
+	return next.ServeHTTP(rec, r), false
+}
+
 // prepareBackendRequest makes the backend answer with a complete, plain
 // JSON body: without Accept-Encoding, Go's transport asks for gzip itself
 // and decompresses it for us; without Range and the conditional headers,
@@ -103,6 +125,13 @@ func (h *Handler) readAsk(hdr http.Header, doc []byte) (join.Ask, *problem.Error
 	if err := joinconfig.Check(doc); err != nil {
 		return join.Ask{}, problem.New(problem.Backend, codeUpstreamInvalid, "body",
 			"the backend's join config cannot be signed: "+err.Error()+"; fix the backend so it answers with a JSON object")
+	}
+	// JSON.parse keeps the last of duplicate keys and this module reads
+	// and replaces the first: with two signatures the page would get the
+	// backend's stale one.
+	if dup := joinconfig.Duplicated(doc, h.guarded); dup != "" {
+		return join.Ask{}, problem.New(problem.Backend, codeUpstreamDuplicate, dup,
+			"the backend's join config has the key "+dup+" more than once; browsers read the last one and this module the first, so have the backend write each key once")
 	}
 	return h.join.Format.FromConfig(doc, h.fields)
 }

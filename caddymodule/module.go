@@ -225,8 +225,11 @@ type Handler struct {
 	logger              *zap.Logger
 	now                 func() time.Time
 	identityKey         string
-	minted              [2]prometheus.Counter
-	duration            prometheus.Observer
+	// guarded are the join-config paths the module reads or writes, which
+	// must not appear twice.
+	guarded  []string
+	minted   [2]prometheus.Counter
+	duration prometheus.Observer
 }
 
 // HostRule allows role 1 when the value of a placeholder is one of Values.
@@ -333,6 +336,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		// Only then does a ZAK from the backend matter.
 		h.fields.ZAK = h.zakField
 	}
+	h.guarded = h.guardedPaths()
 	h.join = &join.Signer{
 		Format:   format,
 		Policy:   h.policy(),
@@ -352,6 +356,26 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.logger.Warn("allow_anonymous is on: anyone who can reach this route gets a signature", zap.String("mode", h.Mode))
 	}
 	return nil
+}
+
+// guardedPaths are the paths of a join config that the module reads or
+// writes.
+func (h *Handler) guardedPaths() []string {
+	paths := []string{h.SignatureField, h.RoleField}
+	if h.sdk == join.Video {
+		paths = append(paths, h.SessionNameField, h.UserIdentityField, h.SessionKeyField)
+	} else {
+		paths = append(paths, h.MeetingNumberField, h.zakField)
+	}
+	if h.sdkKeyAt != "" {
+		paths = append(paths, h.sdkKeyAt)
+	}
+	for _, f := range h.Fill {
+		paths = append(paths, f.Path)
+	}
+	paths = append(paths, h.URLFields...)
+	slices.Sort(paths)
+	return slices.Compact(paths)
 }
 
 // policy is the config's rules as the join core's value.

@@ -47,7 +47,9 @@ func inferOrigin(r *http.Request) string {
 		if v := lastValue(r.Header.Values("X-Forwarded-Proto")); v == "https" || v == "http" {
 			scheme = v
 		}
-		if v := r.Header.Get("Cf-Visitor"); v != "" {
+		// CF-Visitor is {"scheme":"https"}; anything longer is not
+		// cloudflared's, and is not handed to a parser.
+		if v := r.Header.Get("Cf-Visitor"); v != "" && len(v) <= 64 {
 			if s := gjson.Get(v, "scheme").Str; s == "https" || s == "http" {
 				scheme = s
 			}

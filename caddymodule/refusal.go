@@ -19,12 +19,14 @@ import (
 // Refusal codes of the glue, beyond those of the pure packages (join,
 // signature, session, zoomapi). They are stable and listed in the README.
 const (
-	codeOriginNotAllowed = "origin_not_allowed"
-	codeMethodNotAllowed = "method_not_allowed"
-	codeBodyTooLarge     = "body_too_large"
-	codeUpstreamInvalid  = "join_config_invalid"
-	codeUpstreamTooLarge = "join_config_too_large"
-	codeUpstreamEncoded  = "join_config_encoded"
+	codeOriginNotAllowed   = "origin_not_allowed"
+	codeMethodNotAllowed   = "method_not_allowed"
+	codeBodyTooLarge       = "body_too_large"
+	codeUpstreamInvalid    = "join_config_invalid"
+	codeUpstreamTooLarge   = "join_config_too_large"
+	codeUpstreamEncoded    = "join_config_encoded"
+	codeUpstreamUnreadable = "join_config_unreadable"
+	codeUpstreamDuplicate  = "join_config_duplicate_key"
 )
 
 // statusOf is the one table from refusal codes to HTTP statuses. A code
@@ -43,6 +45,7 @@ var statusOf = map[string]int{
 	session.CodeAlgorithm:     http.StatusUnauthorized,
 	session.CodeUnknownKey:    http.StatusUnauthorized,
 	session.CodeNoUser:        http.StatusUnauthorized,
+	session.CodeCrit:          http.StatusUnauthorized,
 	session.CodeJWKSDown:      http.StatusServiceUnavailable,
 	// What the policy allows.
 	join.CodeHostNotAllowed:       http.StatusForbidden,
@@ -65,6 +68,8 @@ var statusOf = map[string]int{
 	codeUpstreamInvalid:     http.StatusBadGateway,
 	codeUpstreamTooLarge:    http.StatusBadGateway,
 	codeUpstreamEncoded:     http.StatusBadGateway,
+	codeUpstreamUnreadable:  http.StatusBadGateway,
+	codeUpstreamDuplicate:   http.StatusBadGateway,
 	join.CodeBackendMeeting: http.StatusBadGateway,
 	join.CodeBackendRole:    http.StatusBadGateway,
 	join.CodeBackendSession: http.StatusBadGateway,

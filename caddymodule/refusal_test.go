@@ -30,7 +30,10 @@ func TestStatusTable(t *testing.T) {
 		{session.CodeAlgorithm, problem.Client, 401},
 		{session.CodeUnknownKey, problem.Client, 401},
 		{session.CodeNoUser, problem.Client, 401},
+		{session.CodeCrit, problem.Client, 401},
 		{session.CodeJWKSDown, problem.Issuer, 503},
+		{codeUpstreamUnreadable, problem.Backend, 502},
+		{codeUpstreamDuplicate, problem.Backend, 502},
 		{join.CodeHostNotAllowed, problem.Client, 403},
 		{join.CodeMeetingNotAllowed, problem.Client, 403},
 		{join.CodeExpirationNotAllowed, problem.Client, 403},
@@ -73,7 +76,7 @@ func TestStatusTable(t *testing.T) {
 			t.Errorf("unknown code with fault %s: %d, want %d", f, got, want)
 		}
 	}
-	if len(statusOf) != 40 {
-		t.Errorf("the table has %d codes and this test 40: add the new code here", len(statusOf))
+	if len(statusOf) != 43 {
+		t.Errorf("the table has %d codes and this test 43: add the new code here", len(statusOf))
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsondepth"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
 )
 
@@ -29,11 +30,16 @@ func String(path, s string) Edit {
 	return Edit{Path: path, Raw: jsonstr.Append(make([]byte, 0, len(s)+2), s)}
 }
 
-// Check reports why doc cannot be a join config: it must be one JSON object.
+// Check reports why doc cannot be a join config: it must be one JSON
+// object, nested at most jsondepth.Max levels.
 // Validation is segmentio/encoding's, with encoding/json's rules: for a
 // 64 KiB document it takes about 5 µs where gjson.ValidBytes takes 80 µs,
 // and the whole body is validated on every signed response.
 func Check(doc []byte) error {
+	// segmentio validates by recursion: bound the depth first.
+	if err := jsondepth.Check(doc, jsondepth.Max); err != nil {
+		return err
+	}
 	if !segjson.Valid(doc) {
 		return errors.New("the body is not valid JSON")
 	}
@@ -231,33 +237,108 @@ type span struct {
 }
 
 // scanTopLevel fills in where each key of want has its value among the
-// top-level members of doc, which must be a valid JSON object. Strings are
-// skipped with IndexByte, so a long value costs a memchr, not a parse. The
-// first occurrence of a duplicate key wins, as in gjson.
+// top-level members of doc, which must be a valid JSON object, and stops
+// once each is found. The first occurrence of a duplicate key wins, as in
+// gjson (Duplicated refuses documents where that matters).
 func scanTopLevel(doc []byte, want []span) {
 	left := len(want) // keys not found yet: the scan stops when none is
+	eachMember(doc, func(key []byte, at, end int) bool {
+		for j := range want {
+			if want[j].at < 0 && string(key) == want[j].key {
+				want[j].at, want[j].end = at, end
+				left--
+			}
+		}
+		return left > 0
+	})
+}
+
+// eachMember calls fn with the key (unescaped) and the value's bounds of
+// each member of the object doc, until fn returns false. Strings are
+// skipped with IndexByte, so a long value costs a memchr, not a parse, and
+// nested values are skipped without being parsed.
+func eachMember(doc []byte, fn func(key []byte, at, end int) bool) {
 	i := bytes.IndexByte(doc, '{') + 1
-	for left > 0 && i > 0 && i < len(doc) {
+	for i > 0 && i < len(doc) {
 		i = skipSpace(doc, i)
 		if i >= len(doc) || doc[i] != '"' {
 			return // '}' or the end
 		}
 		kEnd := skipString(doc, i)
 		key := doc[i+1 : kEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			// JSON.parse reads "sig\u006eature" as signature.
+			key = []byte(gjson.ParseBytes(doc[i:kEnd]).Str)
+		}
 		i = skipSpace(doc, kEnd)
 		i = skipSpace(doc, i+1) // the colon
 		vEnd := skipValue(doc, i)
-		for j := range want {
-			if want[j].at < 0 && string(key) == want[j].key {
-				want[j].at, want[j].end = i, vEnd
-				left--
-			}
+		if !fn(key, i, vEnd) {
+			return
 		}
 		i = skipSpace(doc, vEnd)
 		if i < len(doc) && doc[i] == ',' {
 			i++
 		}
 	}
+}
+
+// Duplicated returns the first of paths whose last key appears more than
+// once in its object, or "". JSON.parse keeps the last of duplicate keys
+// and this package reads and replaces the first, so the module refuses
+// such documents rather than sign one value and hand the page another.
+// The top-level keys are checked in one pass over doc; a dotted path costs
+// a lookup of its parent. doc must have passed Check.
+func Duplicated(doc []byte, paths []string) string {
+	var arr [16]string
+	top := arr[:0]
+	for _, p := range paths {
+		if strings.IndexByte(p, '.') < 0 && len(top) < len(arr) {
+			top = append(top, p)
+		}
+	}
+	if d := duplicatedIn(doc, top); d != "" {
+		return d
+	}
+	for _, p := range paths {
+		i := strings.LastIndexByte(p, '.')
+		switch {
+		case i < 0 && slices.Contains(top, p):
+			continue
+		case i < 0:
+			if duplicatedIn(doc, []string{p}) != "" {
+				return p
+			}
+		default:
+			if r := gjson.GetBytes(doc, p[:i]); r.IsObject() && duplicatedIn([]byte(r.Raw), []string{p[i+1:]}) != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// duplicatedIn returns the first of at most 16 keys that the object obj
+// holds more than once.
+func duplicatedIn(obj []byte, keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	var seen [16]bool
+	dup := ""
+	eachMember(obj, func(k []byte, _, _ int) bool {
+		for j, want := range keys {
+			if string(k) == want {
+				if seen[j] {
+					dup = want
+					return false
+				}
+				seen[j] = true
+			}
+		}
+		return true
+	})
+	return dup
 }
 
 func skipSpace(doc []byte, i int) int {

@@ -159,3 +159,28 @@ func TestRead(t *testing.T) {
 		}
 	}
 }
+
+func TestDuplicated(t *testing.T) {
+	paths := []string{"meetingNumber", "role", "signature", "nested.leaveUrl"}
+	for doc, want := range map[string]string{
+		`{"meetingNumber":"1","role":0}`:                        "",
+		`{"meetingNumber":"1","signature":"a","signature":"b"}`: "signature",
+		`{"role":0,"x":{"role":1},"y":[{"role":1}]}`:            "", // nested keys of the same name are other keys
+		`{"meetingNumber":"1","meeting\u004eumber":"2"}`:        "meetingNumber",
+		`{"nested":{"leaveUrl":"/a","leaveUrl":"/b"}}`:          "nested.leaveUrl",
+		`{"nested":{"leaveUrl":"/a"},"other":1,"other":2}`:      "", // not a key the module uses
+		`{"pad":"\"signature\":1,","signature":"x"}`:            "",
+		`{"s":"x","role":0,"role":0}`:                           "role",
+	} {
+		if got := Duplicated([]byte(doc), paths); got != want {
+			t.Errorf("Duplicated(%s) = %q, want %q", doc, got, want)
+		}
+	}
+	many := make([]string, 20)
+	for i := range many {
+		many[i] = "k" + string(rune('a'+i))
+	}
+	if got := Duplicated([]byte(`{"kt":1,"kt":2}`), many); got != "kt" {
+		t.Errorf("the 20th path = %q, want kt", got)
+	}
+}

@@ -15,16 +15,20 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
@@ -90,6 +94,7 @@ const (
 	CodeUnknownKey    = "session_unknown_key"
 	CodeNoUser        = "session_no_user"
 	CodeJWKSDown      = "jwks_unavailable"
+	CodeCrit          = "session_crit_unsupported"
 )
 
 var hmacAlgs = []string{"HS256", "HS384", "HS512"}
@@ -100,8 +105,11 @@ type Verifier struct {
 	parser *jwt.Parser
 	key    jwt.Keyfunc
 	jwks   keyfunc.Keyfunc
-	cancel context.CancelFunc
-	now    func() time.Time
+	keys   *keepingStorage
+	// jwksErr is why the last JWKS fetch failed, in this package's words.
+	jwksErr atomic.Value
+	cancel  context.CancelFunc
+	now     func() time.Time
 
 	mu    sync.Mutex
 	cache map[[sha256.Size]byte]*Session
@@ -165,21 +173,37 @@ func New(c Config) (*Verifier, error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		v.cancel = cancel
 		client := *c.HTTPClient
-		client.Transport = countingTransport{next: transportOf(c.HTTPClient), hook: c.OnJWKSFetch}
-		noErr := true
-		kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{c.JWKSURL}, keyfunc.Override{
+		client.Transport = jwksTransport{next: transportOf(c.HTTPClient), hook: c.OnJWKSFetch}
+		v.keys = &keepingStorage{Storage: jwkset.NewMemoryStorage()}
+		// keyfunc.NewDefaultOverrideCtx, but with our storage: an empty key
+		// set from the issuer must not replace the last good one.
+		remote, err := jwkset.NewStorageFromHTTP(c.JWKSURL, jwkset.HTTPClientStorageOptions{
 			Client:                    &client,
-			NoErrorReturnFirstHTTPReq: &noErr,
+			Ctx:                       ctx,
+			HTTPTimeout:               10 * time.Second,
+			NoErrorReturnFirstHTTPReq: true,
+			RefreshErrorHandler:       v.noteJWKSError,
 			RefreshInterval:           c.JWKSRefresh,
-			RefreshUnknownKID:         rate.NewLimiter(rate.Every(c.JWKSRefetchMin), 1),
+			Storage:                   v.keys,
+		})
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("setting up the JWKS client for %s: %w", c.JWKSURL, err)
+		}
+		hc, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+			HTTPURLs: map[string]jwkset.Storage{c.JWKSURL: remote},
 			// This bounds both the wait for the limiter and the refetch
 			// itself (jwkset uses one context for the two). A limiter that
 			// would make a request wait longer refuses it at once, so with
 			// the default 30s minimum an unknown kid never waits.
-			RateLimitWaitMax:        10 * time.Second,
-			HTTPTimeout:             10 * time.Second,
-			RefreshErrorHandlerFunc: func(string) func(context.Context, error) { return func(context.Context, error) {} },
+			RateLimitWaitMax:  10 * time.Second,
+			RefreshUnknownKID: rate.NewLimiter(rate.Every(c.JWKSRefetchMin), 1),
 		})
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("setting up the JWKS client for %s: %w", c.JWKSURL, err)
+		}
+		kf, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: hc})
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("setting up the JWKS client for %s: %w", c.JWKSURL, err)
@@ -289,6 +313,12 @@ func (v *Verifier) VerifyToken(ctx context.Context, tok string) (*Session, *prob
 	if err != nil {
 		return nil, v.explain(ctx, t, err)
 	}
+	if _, ok := t.Header["crit"]; ok {
+		// RFC 7515 §4.1.11: a recipient must reject a token whose crit
+		// names an extension it does not understand, and this one
+		// understands none.
+		return nil, refused(CodeCrit, "the session token has a crit header, naming extensions this server does not understand (RFC 7515, section 4.1.11); have the issuer leave crit out")
+	}
 	user, _ := claims[v.cfg.UserClaim].(string)
 	if user == "" {
 		return nil, refused(CodeNoUser, "the session token has no "+v.cfg.UserClaim+" claim to name the user; set user_claim to the claim that does")
@@ -326,8 +356,8 @@ func (v *Verifier) explain(ctx context.Context, t *jwt.Token, err error) *proble
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		return refused(CodeMalformed, "the session token lacks a required claim (exp); the issuer must set an expiry")
 	case v.jwks != nil && errors.Is(err, jwt.ErrTokenUnverifiable):
-		if keys, kerr := v.jwks.Storage().KeyReadAll(ctx); kerr == nil && len(keys) == 0 {
-			return problem.New(problem.Issuer, CodeJWKSDown, "session", "the signing keys (JWKS) could not be fetched yet; try again shortly")
+		if keys, kerr := v.keys.KeyReadAll(ctx); kerr == nil && len(keys) == 0 {
+			return problem.New(problem.Issuer, CodeJWKSDown, "session", v.jwksState())
 		}
 		return refused(CodeUnknownKey, "the session token's key (kid) is not in the issuer's key set; sign in again")
 	}
@@ -405,13 +435,19 @@ func (v *Verifier) store(sum [sha256.Size]byte, s *Session, now time.Time) {
 	v.cache[sum] = s
 }
 
-// countingTransport reports each JWKS fetch to a hook.
-type countingTransport struct {
+// maxJWKS bounds a JWKS answer: real ones hold a few keys in a few KiB,
+// and one of 10 MB would otherwise be read whole, on every refresh.
+const maxJWKS = 1 << 20
+
+var errJWKSTooLarge = errors.New("the JWKS is larger than 1 MiB")
+
+// jwksTransport reports each JWKS fetch to a hook and caps the body.
+type jwksTransport struct {
 	next http.RoundTripper
 	hook func(error)
 }
 
-func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t jwksTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
 	if t.hook != nil {
 		ferr := err
@@ -420,7 +456,79 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		t.hook(ferr)
 	}
+	if err == nil {
+		resp.Body = &cappedBody{ReadCloser: resp.Body, left: maxJWKS + 1}
+	}
 	return resp, err
+}
+
+// cappedBody fails a read past maxJWKS, so the decoder stops and the
+// refresh fails, keeping the keys that were there.
+type cappedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (c *cappedBody) Read(p []byte) (int, error) {
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.ReadCloser.Read(p)
+	if c.left -= int64(n); c.left <= 0 {
+		return n, errJWKSTooLarge
+	}
+	return n, err
+}
+
+// keepingStorage is jwkset's memory storage, except that an empty key set
+// from the issuer does not replace a non-empty one: an issuer that starts
+// serving {"keys":[]} would otherwise sign every user out. A key set with
+// keys replaces the old one as before, so revoked keys still go.
+type keepingStorage struct {
+	jwkset.Storage
+	empty atomic.Bool // the issuer's last answer held no keys
+}
+
+func (k *keepingStorage) KeyReplaceAll(ctx context.Context, given []jwkset.JWK) error {
+	k.empty.Store(len(given) == 0)
+	if len(given) == 0 {
+		if have, err := k.Storage.KeyReadAll(ctx); err == nil && len(have) > 0 {
+			return nil
+		}
+	}
+	return k.Storage.KeyReplaceAll(ctx, given)
+}
+
+// noteJWKSError keeps why a JWKS fetch failed, in our own words: what the
+// issuer sent is never repeated.
+func (v *Verifier) noteJWKSError(_ context.Context, err error) {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	cause := "the issuer could not be reached"
+	switch {
+	case errors.Is(err, errJWKSTooLarge):
+		cause = "the issuer's answer is larger than 1 MiB"
+	case errors.Is(err, jwkset.ErrInvalidHTTPStatusCode):
+		cause = "the issuer answered with an HTTP error status"
+	case errors.As(err, &syntax), errors.As(err, &typ), errors.Is(err, io.ErrUnexpectedEOF):
+		cause = "the issuer's answer is not a JWK set"
+	case strings.Contains(err.Error(), "JWK Marshal"):
+		cause = "the issuer's JWK set holds a key that cannot be used"
+	}
+	v.jwksErr.Store(cause)
+}
+
+// jwksState says truthfully why there are no keys to verify with.
+func (v *Verifier) jwksState() string {
+	if v.keys.empty.Load() {
+		return "the issuer's JWK set at " + v.cfg.JWKSURL + " holds no keys, so no session can be verified; the issuer must publish its signing keys"
+	}
+	if cause, _ := v.jwksErr.Load().(string); cause != "" {
+		return "the signing keys (JWKS) at " + v.cfg.JWKSURL + " could not be fetched: " + cause + "; check the jwks URL, or try again shortly"
+	}
+	return "the signing keys (JWKS) could not be fetched yet; try again shortly"
 }
 
 func transportOf(c *http.Client) http.RoundTripper {

@@ -133,6 +133,12 @@ func TestRefusals(t *testing.T) {
 		{"alg not pinned", v, bearer(signed(t, jwt.SigningMethodHS384, hmacSecret, claims(nil), "")), CodeAlgorithm},
 		{"algorithm confusion", rsaV, bearer(signed(t, jwt.SigningMethodHS256, pemKey, claims(nil), "")), CodeAlgorithm},
 		{"no user", v, bearer(signed(t, jwt.SigningMethodHS256, hmacSecret, claims(jwt.MapClaims{"sub": nil}), "")), CodeNoUser},
+		{"crit header", v, bearer(func() string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims(nil))
+			tok.Header["crit"] = []string{"exp"}
+			s, _ := tok.SignedString(hmacSecret)
+			return s
+		}()), CodeCrit},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, err := c.v.Verify(c.r)
@@ -381,5 +387,61 @@ func BenchmarkVerify(b *testing.B) {
 		cold.CacheSize = -1
 		b.Run(c.name+"/cold", func(b *testing.B) { benchVerify(b, cold, c.tok) })
 		b.Run(c.name+"/cached", func(b *testing.B) { benchVerify(b, c.cfg, c.tok) })
+	}
+}
+
+// An issuer that starts serving an empty key set, or one too large to
+// read, does not sign everybody out: the last good keys stay.
+func TestJWKSKeepsLastGoodKeys(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		breakIt func(*sessiontest.JWKS)
+	}{
+		{"empty key set", func(j *sessiontest.JWKS) { j.Set(false, map[string]*rsa.PublicKey{}) }},
+		{"key set over 1 MiB", func(j *sessiontest.JWKS) { j.Pad(2 << 20) }},
+		{"issuer down", func(j *sessiontest.JWKS) { j.Set(true, nil) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := newJWKS(t)
+			srv.Set(false, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey})
+			v := jwksVerifier(t, srv.URL, time.Hour, 30*time.Millisecond)
+			if _, err := v.Verify(bearer(rsToken(t, rsaKey, "k1", "before"))); err != nil {
+				t.Fatal(err)
+			}
+			c.breakIt(srv)
+			hits := srv.Hits.Load()
+			eventually(t, "two refreshes", func() bool { return srv.Hits.Load() >= hits+2 })
+			// A token never seen before, so the verified-token cache
+			// cannot answer for the key set.
+			if _, err := v.Verify(bearer(rsToken(t, rsaKey, "k1", "after"))); err != nil {
+				t.Fatalf("after the issuer broke: %v", err)
+			}
+		})
+	}
+}
+
+// Without a good key set ever, the refusal says why, truthfully.
+func TestJWKSStateIsNamed(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		setup func(*sessiontest.JWKS)
+		want  string
+	}{
+		{"empty from the start", func(j *sessiontest.JWKS) { j.Set(false, map[string]*rsa.PublicKey{}) }, "holds no keys"},
+		{"too large from the start", func(j *sessiontest.JWKS) {
+			j.Set(false, map[string]*rsa.PublicKey{"k1": &rsaKey.PublicKey})
+			j.Pad(2 << 20)
+		}, "larger than 1 MiB"},
+		{"down from the start", func(j *sessiontest.JWKS) { j.Set(true, nil) }, "answered with an HTTP error status"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := newJWKS(t)
+			c.setup(srv)
+			v := jwksVerifier(t, srv.URL, time.Hour, time.Hour)
+			_, err := v.Verify(bearer(rsToken(t, rsaKey, "k1", "")))
+			if err == nil || err.Code() != CodeJWKSDown || err.Fault != problem.Issuer || !strings.Contains(err.Reason(), c.want) {
+				t.Fatalf("got %v, want jwks_unavailable saying %q", err, c.want)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsondepth"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 )
 
@@ -163,6 +164,9 @@ func parseObject(body []byte, names ...string) ([]gjson.Result, error) {
 	out := make([]gjson.Result, len(names))
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return out, nil
+	}
+	if jsondepth.Check(body, jsondepth.Max) != nil {
+		return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body nests deeper than " + strconv.Itoa(jsondepth.Max) + " levels; send a flat JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
 	}
 	if !gjson.ValidBytes(body) {
 		return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body is not valid JSON; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})

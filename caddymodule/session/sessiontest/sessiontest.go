@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -21,6 +22,15 @@ type JWKS struct {
 	mu   sync.Mutex
 	keys map[string]*rsa.PublicKey
 	down bool
+	pad  int
+}
+
+// Pad makes every answer n bytes longer (an unknown member), for size
+// limits.
+func (j *JWKS) Pad(n int) {
+	j.mu.Lock()
+	j.pad = n
+	j.mu.Unlock()
 }
 
 // NewJWKS starts a JWKS endpoint with the given keys, by kid.
@@ -56,5 +66,9 @@ func (j *JWKS) serve(w http.ResponseWriter, _ *http.Request) {
 			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.E)).Bytes())})
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+	body := map[string]any{"keys": keys}
+	if j.pad > 0 {
+		body["x-pad"] = strings.Repeat("x", j.pad)
+	}
+	_ = json.NewEncoder(w).Encode(body)
 }
