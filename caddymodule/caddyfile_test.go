@@ -93,6 +93,11 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"zak unknown option", "sdk_key k\nsdk_secret s\nzak {\nsecret a\n}", `unrecognized zak subdirective "secret"`},
 		{"zak with video", "sdk video\nsdk_key k\nsdk_secret s\nzak {\naccount_id a\nclient_id b\nclient_secret c\n}", "zak is for the Meeting SDK"},
 		{"fill one arg", "sdk_key k\nsdk_secret s\nfill userName", "fill takes"},
+		{"oauth_url not a URL", "sdk_key k\nsdk_secret s\nzak {\naccount_id a\nclient_id b\nclient_secret c\noauth_url ::bad\n}", `zak oauth_url "::bad" is not an absolute https URL`},
+		{"api_url relative", "sdk_key k\nsdk_secret s\nzak {\naccount_id a\nclient_id b\nclient_secret c\napi_url /v2\n}", `zak api_url "/v2" is not an absolute https URL`},
+		{"api_url plain http", "sdk_key k\nsdk_secret s\nzak {\naccount_id a\nclient_id b\nclient_secret c\napi_url http://api.zoom.us/v2\n}", "uses plain http"},
+		{"jwks plain http", "sdk_key k\nsdk_secret s\nsession_jwt {\njwks http://id.example.com/jwks\nalgorithms RS256\n}", "uses plain http"},
+		{"jwks ftp", "sdk_key k\nsdk_secret s\nsession_jwt {\njwks ftp://id.example.com/jwks\nalgorithms RS256\n}", "is not an absolute https URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			text := ":8080 {\n\tzoom_signature {\n" + tc.block + "\n\t}\n}\n"

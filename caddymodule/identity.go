@@ -124,6 +124,12 @@ func (h *Handler) provisionSessions() error {
 		}
 	case c.JWKS != "":
 		cfg.JWKSURL = repl.ReplaceAll(c.JWKS, "")
+		if cfg.JWKSURL == "" {
+			return fmt.Errorf("session_jwt jwks %q resolved to an empty value; set the variable or file it names", c.JWKS)
+		}
+		if err := checkServiceURL("session_jwt jwks", cfg.JWKSURL, "https://id.example.com/.well-known/jwks.json"); err != nil {
+			return err
+		}
 	}
 	v, err := session.New(cfg)
 	if err != nil {

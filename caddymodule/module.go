@@ -7,6 +7,8 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -437,6 +439,31 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
+// checkServiceURL refuses a URL of an outside service that cannot work:
+// it must be absolute https, or http to a loopback address (tests and local
+// stand-ins). A placeholder is checked once it is resolved, in Provision.
+func checkServiceURL(option, raw, example string) error {
+	if raw == "" || strings.Contains(raw, "{") {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%s %q is not an absolute https URL; write it in full, such as %s", option, raw, example)
+	}
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		return fmt.Errorf("%s %q uses plain http; use https (http is allowed only for loopback stand-ins, such as http://127.0.0.1:9000)", option, raw)
+	}
+	return nil
+}
+
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // checkConfig holds the checks that need no defaults, so that the Caddyfile
 // adapter reports them too.
 func (h *Handler) checkConfig() error {
@@ -477,6 +504,9 @@ func (h *Handler) checkConfig() error {
 				return errors.New("session_jwt from: name a cookie or a header")
 			}
 		}
+		if err := checkServiceURL("session_jwt jwks", s.JWKS, "https://id.example.com/.well-known/jwks.json"); err != nil {
+			return err
+		}
 	}
 	if z := h.Zak; z != nil {
 		if sdk == join.Video {
@@ -489,6 +519,12 @@ func (h *Handler) checkConfig() error {
 			if err := joinconfig.CheckPath(z.Field); err != nil {
 				return fmt.Errorf("zak field: %w", err)
 			}
+		}
+		if err := checkServiceURL("zak oauth_url", z.OAuthURL, "https://zoom.us/oauth/token"); err != nil {
+			return err
+		}
+		if err := checkServiceURL("zak api_url", z.APIURL, "https://api.zoom.us/v2"); err != nil {
+			return err
 		}
 	}
 	for _, f := range h.Fill {

@@ -54,3 +54,25 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("websdk1 writes the key at %q", l.sdkKeyAt)
 	}
 }
+
+func TestServiceURLs(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://zoom.us/oauth/token": true, "http://127.0.0.1:9000/v2": true, "http://localhost/x": true,
+		"http://[::1]:8080": true, "http://127.8.9.10": true, "{env.ZOOM_API_URL}": true, "": true,
+		"http://api.zoom.us/v2": false, "::bad": false, "/v2": false, "zoom.us/oauth": false,
+		"https://user:pw@zoom.us": false, "ws://127.0.0.1": false, "http://localhost.evil.example": false,
+	} {
+		if err := checkServiceURL("api_url", raw, "https://api.zoom.us/v2"); (err == nil) != ok {
+			t.Errorf("%q: %v, want ok=%v", raw, err, ok)
+		}
+	}
+	// A placeholder is checked once resolved.
+	t.Setenv("ZS_API", "http://api.zoom.us/v2")
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	t.Setenv("ZS_TEST_SECRET", testSecret)
+	h := Handler{SDKKey: "k", SDKSecret: "{env.ZS_TEST_SECRET}", Zak: &ZAKConfig{AccountID: "a", ClientID: "b", ClientSecret: "c", APIURL: "{env.ZS_API}"}}
+	if err := h.Provision(ctx); err == nil || !strings.Contains(err.Error(), "uses plain http") {
+		t.Fatalf("resolved api_url: %v", err)
+	}
+}

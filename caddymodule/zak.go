@@ -53,12 +53,19 @@ func (h *Handler) provisionZAK() ([]join.CredentialSource, error) {
 		z.User = "{http.zoom_signature.user.id}"
 	}
 	repl := caddy.NewReplacer()
+	oauthURL, apiURL := repl.ReplaceAll(z.OAuthURL, ""), repl.ReplaceAll(z.APIURL, "")
+	if err := checkServiceURL("zak oauth_url", oauthURL, "https://zoom.us/oauth/token"); err != nil {
+		return nil, err
+	}
+	if err := checkServiceURL("zak api_url", apiURL, "https://api.zoom.us/v2"); err != nil {
+		return nil, err
+	}
 	c, err := zoomapi.New(zoomapi.Config{
 		AccountID:    repl.ReplaceAll(z.AccountID, ""),
 		ClientID:     repl.ReplaceAll(z.ClientID, ""),
 		ClientSecret: repl.ReplaceAll(z.ClientSecret, ""),
-		OAuthURL:     z.OAuthURL,
-		APIURL:       z.APIURL,
+		OAuthURL:     oauthURL,
+		APIURL:       apiURL,
 		ZAKLifetime:  time.Duration(z.Lifetime),
 		OnFetch:      metricZoomAPI,
 		Cache:        state.NewMemory(nil, 0),

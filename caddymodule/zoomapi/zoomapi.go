@@ -21,7 +21,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -239,11 +241,51 @@ func (c *Client) get(ctx context.Context, access, user string) (int, []byte, tim
 	if err != nil {
 		return 0, nil, 0, err
 	}
-	var retry time.Duration
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-		retry = time.Duration(s) * time.Second
+	return resp.StatusCode, body, RetryAfter(resp.Header, c.cfg.Now()), nil
+}
+
+// MaxHold caps how long a rate-limited key is held: Zoom's daily limits
+// reset within a day, and a Retry-After of 99999999999 would otherwise
+// shut a user out for millennia.
+const MaxHold = 24 * time.Hour
+
+// RetryAfter reads how long Zoom asks to wait, in every form it sends:
+// Retry-After in seconds or as an HTTP date (daily limits), or
+// X-RateLimit-Reset as a Unix time (per-second limits). It is at least a
+// second and at most MaxHold; 0 when Zoom gave no hint.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	var d time.Duration
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			d = seconds(n)
+		} else if t, err := http.ParseTime(v); err == nil {
+			d = t.Sub(now)
+		}
 	}
-	return resp.StatusCode, body, retry, nil
+	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); d <= 0 && v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			if n > 1e11 { // milliseconds, not seconds
+				n /= 1000
+			}
+			d = time.Unix(n, 0).Sub(now)
+		}
+	}
+	switch {
+	case d <= 0:
+		return 0
+	case d < time.Second:
+		return time.Second
+	case d > MaxHold:
+		return MaxHold
+	}
+	return d
+}
+
+func seconds(n int64) time.Duration {
+	if n > int64(MaxHold/time.Second) {
+		return MaxHold
+	}
+	return time.Duration(n) * time.Second
 }
 
 // zoomCode names Zoom's answer for an error reason by its HTTP status and
@@ -267,13 +309,17 @@ func oauthCause(err error) string {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
 		cause := "HTTP " + strconv.Itoa(re.Response.StatusCode)
-		if re.ErrorCode != "" {
+		// Only the error codes RFC 6749 (section 5.2) defines: the field
+		// is the server's text, and anything else is left out.
+		if slices.Contains(oauthErrorCodes, re.ErrorCode) {
 			cause += ", " + re.ErrorCode
 		}
 		return cause
 	}
 	return "unreachable"
 }
+
+var oauthErrorCodes = []string{"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}
 
 // countingTransport reports each OAuth call to a hook.
 type countingTransport struct {

@@ -1,6 +1,8 @@
 package zoomapi
 
 import (
+	"net/http"
+
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 
 	"context"
@@ -152,5 +154,33 @@ func TestConfig(t *testing.T) {
 	}
 	if _, err := New(Config{AccountID: "a", ClientID: "x", ClientSecret: "y", ZAKLifetime: time.Minute}); err == nil {
 		t.Fatal("margin longer than the lifetime accepted")
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name string
+		h    http.Header
+		want time.Duration
+	}{
+		{"seconds", http.Header{"Retry-After": {"7"}}, 7 * time.Second},
+		{"HTTP date (daily limit)", http.Header{"Retry-After": {"Wed, 02 Dec 2026 00:00:00 GMT"}}, 14 * time.Hour},
+		{"unix reset (per-second limit)", http.Header{"X-Ratelimit-Reset": {"1796119203"}}, 3 * time.Second},
+		{"unix reset in milliseconds", http.Header{"X-Ratelimit-Reset": {"1796119203000"}}, 3 * time.Second},
+		{"both: Retry-After wins", http.Header{"Retry-After": {"5"}, "X-Ratelimit-Reset": {"1796119260"}}, 5 * time.Second},
+		{"absurd seconds are capped", http.Header{"Retry-After": {"99999999999"}}, MaxHold},
+		{"a date years away is capped", http.Header{"Retry-After": {"Fri, 01 Dec 2045 00:00:00 GMT"}}, MaxHold},
+		{"now is no wait", http.Header{"X-Ratelimit-Reset": {"1796119200"}, "Retry-After": {"0"}}, 0},
+		{"a past date", http.Header{"Retry-After": {"Mon, 30 Nov 2026 00:00:00 GMT"}}, 0},
+		{"garbage", http.Header{"Retry-After": {"soon"}}, 0},
+		{"none", http.Header{}, 0},
+	} {
+		if got := RetryAfter(c.h, now); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+	if now.Unix() != 1796119200 {
+		t.Fatalf("the test's clock is %d", now.Unix())
 	}
 }
