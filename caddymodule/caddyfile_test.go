@@ -2,15 +2,19 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected JSON of testdata/caddyfile/*.caddyfiletest")
@@ -150,8 +154,99 @@ func TestEveryCaddyfileAdapts(t *testing.T) {
 			if !bytes.Contains(out, []byte(`"handler":"zoom_signature"`)) {
 				t.Fatalf("%s does not use zoom_signature", f)
 			}
+			checkExample(t, out)
 		})
 	}
+}
+
+// checkExample holds every example to what the README asks of configs:
+// the module's routes catch the path variants a backend serves as the
+// same route (or the module cannot guard them), and the servers time out
+// slow clients.
+func checkExample(t *testing.T, adapted []byte) {
+	t.Helper()
+	var cfg struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					ReadTimeout       int64             `json:"read_timeout"`
+					ReadHeaderTimeout int64             `json:"read_header_timeout"`
+					Routes            []json.RawMessage `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(adapted, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	guarded := 0
+	for name, srv := range cfg.Apps.HTTP.Servers {
+		if srv.ReadTimeout <= 0 || srv.ReadHeaderTimeout <= 0 {
+			t.Errorf("server %s sets no read_body and read_header timeouts", name)
+		}
+		for _, paths := range zoomRoutePaths(t, srv.Routes, nil) {
+			if len(paths) == 0 {
+				continue // no path matcher: the module sees every path
+			}
+			guarded++
+			m := caddyhttp.MatchPath(paths)
+			if err := m.Provision(ctx); err != nil {
+				t.Fatal(err)
+			}
+			base := strings.ReplaceAll(paths[0], "*", "42")
+			cut := strings.LastIndexByte(base, '/')
+			for _, v := range []string{base, base + "/", base + ";x", base + "%3Bx", base + ".json",
+				strings.ToUpper(base), base[:cut] + "%2F" + base[cut+1:], "/" + base} {
+				r := httptest.NewRequest("GET", "http://example.com"+v, nil)
+				r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddyhttp.NewTestReplacer(r)))
+				if ok, err := m.MatchWithError(r); err != nil || !ok {
+					t.Errorf("the zoom_signature matcher %v does not catch %s, which a backend may serve as %s", paths, v, base)
+				}
+			}
+		}
+	}
+	if guarded == 0 && !bytes.Contains(adapted, []byte(`"mode":"endpoint"`)) {
+		t.Error("no zoom_signature route with a path matcher was found")
+	}
+}
+
+// zoomRoutePaths returns, for every route that runs zoom_signature, the
+// path patterns that lead to it (the innermost route's path matcher, or an
+// enclosing one's).
+func zoomRoutePaths(t *testing.T, routes []json.RawMessage, outer []string) [][]string {
+	t.Helper()
+	var out [][]string
+	for _, raw := range routes {
+		var r struct {
+			Match  []map[string]json.RawMessage `json:"match"`
+			Handle []struct {
+				Handler string            `json:"handler"`
+				Routes  []json.RawMessage `json:"routes"`
+			} `json:"handle"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatal(err)
+		}
+		paths := outer
+		for _, set := range r.Match {
+			if p, ok := set["path"]; ok {
+				var list []string
+				_ = json.Unmarshal(p, &list)
+				paths = list
+			}
+		}
+		for _, h := range r.Handle {
+			switch h.Handler {
+			case "zoom_signature":
+				out = append(out, paths)
+			case "subroute":
+				out = append(out, zoomRoutePaths(t, h.Routes, paths)...)
+			}
+		}
+	}
+	return out
 }
 
 // TestCaddyfileFormatted keeps the test inputs as caddy fmt writes them.
