@@ -1,6 +1,7 @@
 package joinconfig
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -59,12 +60,25 @@ func TestCheckPath(t *testing.T) {
 }
 
 func FuzzApply(f *testing.F) {
-	for _, s := range []string{`{"meetingNumber":"123456789","role":0}`, `{}`, `{"signature":{"a":[1,2]}}`, `{"a":"\u00e9"}`} {
+	for _, s := range []string{`{"meetingNumber":"123456789","role":0}`, `{}`, `{"signature":{"a":[1,2]}}`, `{"a":"\u00e9"}`,
+		// Deep nesting, which recursive validators overflow on.
+		`{"a":` + strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000) + `}`, strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat("}", 70),
+		`{"signature":1,"signature":2}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		if Check(doc) != nil {
 			return
+		}
+		// The duplicate check never panics, and a document it passes
+		// reads the same first and last.
+		if Duplicated(doc, []string{"signature", "sdkKey", "a.b"}) == "" {
+			var last map[string]json.RawMessage
+			if json.Unmarshal(doc, &last) == nil {
+				if sig, ok := last["signature"]; ok && string(sig) != string(Get(doc, "signature").Raw) {
+					t.Fatalf("Duplicated passed %q, whose last signature %s is not its first %s", doc, sig, Get(doc, "signature").Raw)
+				}
+			}
 		}
 		out, err := Apply(nil, doc, String("signature", "x.y.z"), String("sdkKey", "k"))
 		if err != nil {

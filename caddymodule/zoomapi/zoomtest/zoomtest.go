@@ -29,9 +29,12 @@ type Server struct {
 	users     map[string]bool
 	zakCalls  map[string]int
 	tokens    map[string]bool
+	issued    []string          // every access token, revoked or not
 	zaks      map[string]string // last ZAK issued per user
 	failOAuth bool
+	echo      bool
 	rateLimit int // Retry-After seconds, 0 for none
+	limitHdr  http.Header
 	expiresIn int
 }
 
@@ -78,6 +81,23 @@ func (s *Server) FailOAuth(fail bool) { s.mu.Lock(); s.failOAuth = fail; s.mu.Un
 // to stop).
 func (s *Server) RateLimit(seconds int) { s.mu.Lock(); s.rateLimit = seconds; s.mu.Unlock() }
 
+// RateLimitWith makes the ZAK endpoint answer 429 with the given headers,
+// such as a Retry-After date (Zoom's daily limits) or X-RateLimit-Reset (its
+// per-second limits); nil to stop.
+func (s *Server) RateLimitWith(h http.Header) { s.mu.Lock(); s.limitHdr = h; s.mu.Unlock() }
+
+// Echo makes every error answer repeat the request's Authorization header
+// in its message, as a proxy in between or a Zoom bug might: whatever
+// Zoom's text holds must never reach a client or a log line.
+func (s *Server) Echo(on bool) { s.mu.Lock(); s.echo = on; s.mu.Unlock() }
+
+// AccessTokens are the access tokens issued so far, for leak scans.
+func (s *Server) AccessTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.issued...)
+}
+
 // ExpireTokens revokes every access token issued so far, as an early
 // expiry or a "sign out everywhere" does.
 func (s *Server) ExpireTokens() { s.mu.Lock(); clear(s.tokens); s.mu.Unlock() }
@@ -106,6 +126,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := "eyJzdjoiMDAwMDAxIiwiYWxnIjoiSFM1MTIifQ." + randHex(24)
 	s.tokens[tok] = true
+	s.issued = append(s.issued, tok)
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": s.expiresIn,
 		"scope": "user:read:token:admin", "api_url": "https://api.zoom.us"})
 }
@@ -120,6 +141,13 @@ func (s *Server) userToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 124, "message": "Invalid access token."})
 		return
 	}
+	if s.limitHdr != nil {
+		for k, v := range s.limitHdr {
+			w.Header()[k] = v
+		}
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"code": 429, "message": "You have exceeded the daily rate limit of your account."})
+		return
+	}
 	if s.rateLimit > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(s.rateLimit))
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"code": 429, "message": "You have reached the maximum per-second rate limit for this API. Try again later."})
@@ -130,7 +158,11 @@ func (s *Server) userToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.users[user] {
-		writeJSON(w, http.StatusNotFound, map[string]any{"code": 1001, "message": "User does not exist: " + user + "."})
+		msg := "User does not exist: " + user + "."
+		if s.echo {
+			msg += " Request: Authorization: " + r.Header.Get("Authorization")
+		}
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": 1001, "message": msg})
 		return
 	}
 	zak := "eyJ6bV9za20iOiJ6bV9vMm0iLCJ0eXAiOiJKV1QifQ." + base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + randHex(16)
