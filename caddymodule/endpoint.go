@@ -33,6 +33,13 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if done {
 		return nil
 	}
+	if r.Method == http.MethodOptions {
+		// Not a preflight (those were answered above): say what is
+		// allowed, as the sample's cors middleware answers every OPTIONS.
+		w.Header().Set("Allow", "POST, OPTIONS")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST, OPTIONS")
 		return h.writeRefusal(w, r, join.Principal{}, problem.New(problem.Client, codeMethodNotAllowed, "method",
@@ -111,15 +118,14 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) (done bool, err *
 	origin := r.Header.Get("Origin")
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	if origin == "" {
-		if preflight {
-			return false, problem.New(problem.Client, codeOriginNotAllowed, "origin", "a preflight without an Origin header cannot be answered")
-		}
+		// Not a browser's cross-origin request: nothing to allow, and an
+		// OPTIONS is answered like any other.
 		return false, nil
 	}
 	hdr := w.Header()
 	addVary(hdr, "Origin")
 	allowed, same := h.originAllowed(r, origin)
-	if !allowed && (preflight || !same) {
+	if !allowed && !same {
 		return false, problem.New(problem.Client, codeOriginNotAllowed, "origin",
 			"the origin "+origin+" may not call this endpoint; add it to cors_origins")
 	}

@@ -285,6 +285,23 @@ func TestEndpointCORS(t *testing.T) {
 	if resp.status != 403 || resp.errorCode(t) != codeOriginNotAllowed {
 		t.Fatalf("foreign POST: %d %s", resp.status, resp.body)
 	}
+	// Every other OPTIONS is answered 204 with what is allowed, as the
+	// sample's cors middleware answers: a plain one, a preflight without an
+	// Origin (no browser sends one, so no CORS headers), and a preflight
+	// from the endpoint's own origin.
+	for name, hdr := range map[string][]string{
+		"plain OPTIONS":             nil,
+		"preflight without Origin":  {"Access-Control-Request-Method", "POST"},
+		"preflight from own origin": {"Origin", c.base, "Access-Control-Request-Method", "POST"},
+	} {
+		resp = c.do("OPTIONS", "/ep/meeting", "", "", hdr...)
+		if resp.status != 204 || resp.header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatalf("%s: %d %v", name, resp.status, resp.header)
+		}
+		if name == "plain OPTIONS" && resp.header.Get("Allow") != "POST, OPTIONS" {
+			t.Fatalf("%s: Allow %q", name, resp.header.Get("Allow"))
+		}
+	}
 	// Same-origin requests carry an Origin too, and pass.
 	resp = c.do("POST", "/ep/meeting", "attendee", `{"meetingNumber":"85746065432","role":0}`, "Origin", c.base)
 	if resp.status != 200 {

@@ -160,7 +160,11 @@ func checkMeeting(r *Report, c gjson.Result, o Options) {
 	default:
 		checkMeetingNumber(r, mn, o)
 	}
-	checkRole(r, c.Get("role"), "role", o)
+	if checkRole(r, c.Get("role"), "role", o) == 1 && !o.ZAKPresent {
+		// Only the Meeting SDK starts meetings with a ZAK; a Video SDK
+		// host (role_type 1) needs none.
+		r.add(Warning, "host_without_zak", "role 1 (host) without a ZAK: the SDK cannot start the meeting and waits for the host; fetch the host's ZAK (GET /users/{id}/token?type=zak) and pass it as zak")
+	}
 	if tokenExp, exp := c.Get("tokenExp"), c.Get("exp"); !tokenExp.Exists() {
 		r.add(Warning, "token_exp_mismatch", "the payload has no tokenExp; Zoom's sample sets tokenExp equal to exp, so add it")
 	} else if tokenExp.Raw != exp.Raw {
@@ -173,9 +177,12 @@ func checkVideo(r *Report, c gjson.Result, o Options) {
 		r.add(Error, "app_key_missing", "the payload has no app_key claim; set it to the Video SDK key")
 	}
 	checkKey(r, c.Get("app_key"), o)
-	if tpc := c.Get("tpc"); tpc.Type != gjson.String || tpc.Str == "" {
-		r.add(Error, "meeting_number_missing", "the payload has no tpc (session name); set tpc to the session name passed to client.join()")
-	} else if o.MeetingNumber != "" && tpc.Str != o.MeetingNumber {
+	switch tpc := c.Get("tpc"); {
+	case tpc.Type != gjson.String:
+		r.add(Error, "session_name_missing", "the payload has no tpc (session name) string; set tpc to the session name passed to client.join()")
+	case tpc.Str == "":
+		r.add(Error, "session_name_missing", "tpc (the session name) is empty; the Video SDK joins a session by its name, so sign the name passed to client.join()")
+	case o.MeetingNumber != "" && tpc.Str != o.MeetingNumber:
 		r.add(Error, "meeting_number_mismatch", "tpc is %q but the join uses %q; sign for the session you join", tpc.Str, o.MeetingNumber)
 	}
 	checkRole(r, c.Get("role_type"), "role_type", o)
@@ -209,24 +216,24 @@ func checkMeetingNumber(r *Report, mn gjson.Result, o Options) {
 	}
 }
 
-func checkRole(r *Report, role gjson.Result, name string, o Options) {
+// checkRole checks a role claim and returns it, or -1 when it is not 0 or
+// 1.
+func checkRole(r *Report, role gjson.Result, name string, o Options) int {
 	switch {
 	case !role.Exists():
 		r.add(Error, "role_missing", "the payload has no %s; set it to 0 (attendee) or 1 (host)", name)
-		return
+		return -1
 	case role.Type == gjson.String:
 		r.add(Error, "role_invalid", "%s is the string %s; Zoom needs the number 0 or 1", name, role.Raw)
-		return
+		return -1
 	case role.Type != gjson.Number || (role.Num != 0 && role.Num != 1):
 		r.add(Error, "role_invalid", "%s is %s; it must be 0 (attendee) or 1 (host)", name, role.Raw)
-		return
+		return -1
 	}
 	if o.Role != nil && int(role.Num) != *o.Role {
 		r.add(Error, "role_mismatch", "the token carries %s %d, but the join uses role %d; sign with the role you join with", name, int(role.Num), *o.Role)
 	}
-	if role.Num == 1 && !o.ZAKPresent {
-		r.add(Warning, "host_without_zak", "role 1 (host) without a ZAK: the SDK cannot start the meeting and waits for the host; fetch the host's ZAK (GET /users/{id}/token?type=zak) and pass it as zak")
-	}
+	return int(role.Num)
 }
 
 func checkTimes(r *Report, c gjson.Result, o Options) {

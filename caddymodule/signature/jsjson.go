@@ -1,11 +1,13 @@
 package signature
 
 import (
-	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
+	"bytes"
 	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
 )
 
 // appendJSString appends s as JSON.stringify writes it (vector vsdk-pub-04
@@ -93,14 +95,83 @@ func isJSSpace(r rune) bool {
 
 // utf16Len is JavaScript's String.prototype.length, which the Video SDK
 // sample uses for its length limits.
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		if r >= 0x10000 && r != utf8.RuneError {
-			n += 2
-		} else {
-			n++
+func utf16Len(s string) int { return jsonstr.UTF16Len(s) }
+
+// allDigits reports whether s is plain decimal digits: the one form in
+// which this package accepts a number sent as a string.
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
 		}
+	}
+	return true
+}
+
+// asBodyParser turns a request body into the text body-parser hands the
+// samples: a UTF-8 byte-order mark is dropped, and every ill-formed UTF-8
+// sequence becomes U+FFFD, one per maximal subpart, as the WHATWG
+// Encoding Standard (and Node's decoder) replace them.
+func asBodyParser(body []byte) []byte {
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	if utf8.Valid(body) {
+		return body
+	}
+	out := make([]byte, 0, len(body)+16)
+	for i := 0; i < len(body); {
+		if body[i] < 0x80 {
+			out = append(out, body[i])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(body[i:])
+		if r != utf8.RuneError || size > 1 {
+			out = append(out, body[i:i+size]...)
+			i += size
+			continue
+		}
+		out = append(out, "\uFFFD"...)
+		i += maximalSubpart(body[i:])
+	}
+	return out
+}
+
+// maximalSubpart is the length of the ill-formed sequence at the start of
+// b that the WHATWG decoder replaces with one U+FFFD: a lead byte and the
+// continuation bytes that could still have completed it.
+func maximalSubpart(b []byte) int {
+	c := b[0]
+	var need int
+	lo, hi := byte(0x80), byte(0xbf)
+	switch {
+	case c >= 0xc2 && c <= 0xdf:
+		need = 1
+	case c >= 0xe0 && c <= 0xef:
+		need = 2
+		if c == 0xe0 {
+			lo = 0xa0
+		} else if c == 0xed {
+			hi = 0x9f
+		}
+	case c >= 0xf0 && c <= 0xf4:
+		need = 3
+		if c == 0xf0 {
+			lo = 0x90
+		} else if c == 0xf4 {
+			hi = 0x8f
+		}
+	default:
+		return 1 // a continuation byte or a byte that never starts one
+	}
+	n := 1
+	for ; n <= need && n < len(b); n++ {
+		if b[n] < lo || b[n] > hi {
+			break
+		}
+		lo, hi = 0x80, 0xbf
 	}
 	return n
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsondepth"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 )
 
@@ -109,14 +110,16 @@ func ParseVideoRequest(body []byte) (Video, error) {
 	if v.AudioWebRTCMode == nil || fields[10].Type == gjson.Null {
 		v.AudioWebRTCMode = compat
 	}
-	if t := fields[11]; t.Exists() && t.Type != gjson.Null {
-		if t.Type != gjson.String {
-			// The sample passes any JSON value through; we sign strings only.
-			extra.add(CodeInvalidField, "telemetryTrackingId", "Value "+jsString(t)+" not allowed, must be of type string")
-		} else {
-			s := t.String()
-			v.TelemetryTrackingID = &s
-		}
+	switch t := fields[11]; {
+	case !t.Exists():
+	case t.Type == gjson.Null:
+		v.TelemetryTrackingNull = true // the sample signs null as it came
+	case t.Type != gjson.String:
+		// The sample passes any JSON value through; we sign strings only.
+		extra.add(CodeInvalidField, "telemetryTrackingId", "Value "+jsString(t)+" not allowed, must be of type string")
+	default:
+		s := jsonstr.Decode(t.Raw)
+		v.TelemetryTrackingID = &s
 	}
 	return v, append(errs, extra...).err()
 }
@@ -162,8 +165,9 @@ func RoleFrom(raw []byte) (int, error) {
 // spread into an object, and the last of duplicate keys wins.
 func parseObject(body []byte, names ...string) ([]gjson.Result, error) {
 	out := make([]gjson.Result, len(names))
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return out, nil
+	body = asBodyParser(body)
+	if len(body) == 0 {
+		return out, nil // body-parser reads an empty body as {}
 	}
 	if jsondepth.Check(body, jsondepth.Max) != nil {
 		return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body nests deeper than " + strconv.Itoa(jsondepth.Max) + " levels; send a flat JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
@@ -197,9 +201,12 @@ func number(errs *problems, property string, r gjson.Result) (v float64, ok, pla
 	case gjson.Number:
 		return r.Num, true, true
 	case gjson.String:
-		v, plain = parseInt(r.Str)
+		// The sample's parseInt reads " 1", "+1", "0x1", "1abc" and
+		// "1.9" as numbers; this package takes plain digits only, the one
+		// rule for every numeric field (a listed difference).
+		v, _ = parseInt(r.Str)
 		if !math.IsNaN(v) {
-			return v, true, plain
+			return v, true, allDigits(r.Str)
 		}
 	}
 	text := "NaN"
@@ -237,7 +244,11 @@ func lifetime(errs, extra *problems, r gjson.Result) int64 {
 		return DefaultLifetime
 	}
 	if !plain || v != math.Trunc(v) {
-		extra.add(CodeInvalidExpiration, "expirationSeconds", "Value "+jsString(r)+" is not a whole number of seconds; send an integer from 1800 to 172800")
+		got := jsString(r)
+		if r.Type == gjson.String {
+			got = strconv.Quote(got)
+		}
+		extra.add(CodeInvalidExpiration, "expirationSeconds", "Value "+got+" is not a whole number of seconds in plain digits; send an integer from 1800 to 172800")
 	}
 	return int64(v)
 }
@@ -247,28 +258,29 @@ func str(errs *problems, property string, r gjson.Result, limit int) (string, bo
 		errs.add(CodeInvalidField, property, "Value "+jsString(r)+" not allowed, must be of type string")
 		return "", false
 	}
-	if n := utf16Len(r.Str); n > limit {
+	s := jsonstr.Decode(r.Raw)
+	if n := utf16Len(s); n > limit {
 		errs.add(CodeInvalidField, property, maxLength(n, limit))
 		return "", false
 	}
-	return r.Str, true
+	return s, true
 }
 
 func geoRegions(errs *problems, r gjson.Result) []string {
 	var raw []string
 	switch {
 	case r.Type == gjson.String:
-		raw = strings.Split(r.Str, ",")
+		raw = strings.Split(jsonstr.Decode(r.Raw), ",")
 	case r.IsArray():
 		for _, e := range r.Array() {
 			if e.Type != gjson.String {
-				errs.add(CodeInvalidField, "geoRegions", "Value "+jsString(r)+" not allowed, must be a string or an array of strings")
+				errs.add(CodeInvalidField, "geoRegions", "Value "+jsString(r)+" not allowed, must be of type string or string array")
 				return nil
 			}
-			raw = append(raw, e.Str)
+			raw = append(raw, jsonstr.Decode(e.Raw))
 		}
 	default:
-		errs.add(CodeInvalidField, "geoRegions", "Value "+jsString(r)+" not allowed, must be a string or an array of strings")
+		errs.add(CodeInvalidField, "geoRegions", "Value "+jsString(r)+" not allowed, must be of type string or string array")
 		return nil
 	}
 	out := []string{}
@@ -276,6 +288,10 @@ func geoRegions(errs *problems, r gjson.Result) []string {
 		if s = strings.Join(strings.FieldsFunc(s, isJSSpace), ""); s != "" {
 			out = append(out, s)
 		}
+	}
+	if len(out) == 0 {
+		errs.add(CodeInvalidField, "geoRegions", "Property defined, but not value(s) were present")
+		return nil
 	}
 	checkGeoRegions(errs, out)
 	return out
@@ -294,7 +310,7 @@ func jsString(r gjson.Result) string {
 	case gjson.Number:
 		return formatJSNumber(r.Num)
 	case gjson.String:
-		return r.Str
+		return jsonstr.Decode(r.Raw)
 	}
 	if r.IsArray() {
 		parts := []string{}

@@ -2,6 +2,7 @@ package signature
 
 import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+	"strconv"
 
 	"fmt"
 	"math"
@@ -122,10 +123,17 @@ func TestStricterThanSample(t *testing.T) {
 }
 
 func TestNativeRequests(t *testing.T) {
-	for _, body := range []string{``, `{}`, `[]`, ` `, `{"expirationSeconds":86400}`} {
+	for _, body := range []string{``, `{}`, `[]`, "\xef\xbb\xbf", `{"expirationSeconds":86400}`} {
 		m, err := ParseMeetingRequest([]byte(body))
 		if err != nil || !m.Native {
 			t.Errorf("ParseMeetingRequest(%q) = %+v, %v; want native", body, m, err)
+		}
+	}
+	// body-parser refuses a body of white space alone (JSON.parse does),
+	// where an empty body is {}.
+	for _, body := range []string{" ", "\n\t ", "\xef\xbb\xbf "} {
+		if _, err := ParseMeetingRequest([]byte(body)); problem.As(err).Code() != CodeInvalidBody {
+			t.Errorf("ParseMeetingRequest(%q) = %v, want invalid_body", body, err)
 		}
 	}
 	m, err := ParseMeetingRequest([]byte(`{"meetingNumber":"123456789","role":0}`))
@@ -248,3 +256,55 @@ func FuzzParseRequests(f *testing.F) {
 		}
 	})
 }
+
+// TestBodyParserText: what body-parser hands the sample is what this
+// package parses, byte-order mark and ill-formed UTF-8 included.
+func TestBodyParserText(t *testing.T) {
+	for in, want := range map[string]string{
+		"\xef\xbb\xbf{}":         "{}",
+		"ok":                     "ok",
+		"a\xffb":                 "a\uFFFDb",
+		"a\xe2\x82b":             "a\uFFFDb", // a truncated sequence is one subpart
+		"a\xe2\x82\xe2\x82\xacb": "a\uFFFD€b",
+		"\xed\xa0\x80":           "\uFFFD\uFFFD\uFFFD", // a surrogate's three bytes: ED is lead only up to 9F
+		"\xf0\x9f\x98":           "\uFFFD",
+		"\xc0\xaf":               "\uFFFD\uFFFD", // an overlong form: C0 never leads
+		"\xf4\x90\x80\x80":       "\uFFFD\uFFFD\uFFFD\uFFFD",
+	} {
+		if got := string(asBodyParser([]byte(in))); got != want {
+			t.Errorf("asBodyParser(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestOneNumericRule: every numeric field takes a JSON number or a string
+// of plain digits, nothing else, and says so in the same words.
+func TestOneNumericRule(t *testing.T) {
+	for _, field := range []string{"role", "videoWebRtcMode", "cloudRecordingOption", "cloudRecordingElection", "audioCompatibleMode", "audioWebRtcMode", "expirationSeconds"} {
+		ok, bad := "1", []string{" 1", "+1", "0x1", "1abc", "1.0", "1e0", "1 ", "\u00a01", "0b1", "1_0"}
+		if field == "expirationSeconds" {
+			ok, bad = "3600", []string{" 3600", "+3600", "0xe10", "3600abc", "3600.0", "3600e0", "3600 "}
+		}
+		for _, v := range append([]string{ok, "0" + ok}, bad...) {
+			body := []byte(`{"role":0,"sessionName":"s",` + strconvQuote(field) + `:` + strconvQuote(v) + `}`)
+			if field == "role" {
+				body = []byte(`{"sessionName":"s","role":` + strconvQuote(v) + `}`)
+			}
+			_, err := ParseVideoRequest(body)
+			refused := err != nil
+			wantRefused := v != ok && v != "0"+ok
+			if refused != wantRefused {
+				t.Errorf("%s %q: refused = %v (%v), want %v", field, v, refused, err, wantRefused)
+				continue
+			}
+			if refused {
+				p := problem.As(err).Problems
+				if p[len(p)-1].Property != field || !strings.Contains(p[len(p)-1].Reason, "plain") {
+					t.Errorf("%s %q: %v", field, v, p)
+				}
+			}
+		}
+	}
+}
+
+func strconvQuote(s string) string { return strconv.Quote(s) }

@@ -22,8 +22,11 @@ type Video struct {
 	CloudRecordingOption   *int
 	CloudRecordingElection *int
 	TelemetryTrackingID    *string
-	VideoWebRTCMode        *int
-	AudioWebRTCMode        *int
+	// TelemetryTrackingNull signs "telemetry_tracking_id":null, as the
+	// sample does for a null in the request.
+	TelemetryTrackingNull bool
+	VideoWebRTCMode       *int
+	AudioWebRTCMode       *int
 }
 
 // Video mints a Video SDK JWT with the sample's payload key order.
@@ -91,6 +94,9 @@ func (s *Signer) mintVideo(v Video) string {
 	}
 	p = appendOptInt(p, "cloud_recording_option", v.CloudRecordingOption)
 	p = appendOptInt(p, "cloud_recording_election", v.CloudRecordingElection)
+	if v.TelemetryTrackingNull && v.TelemetryTrackingID == nil {
+		p = append(p, `,"telemetry_tracking_id":null`...)
+	}
 	p = appendOptString(p, "telemetry_tracking_id", v.TelemetryTrackingID)
 	p = appendOptInt(p, "video_webrtc_mode", v.VideoWebRTCMode)
 	p = appendOptInt(p, "audio_webrtc_mode", v.AudioWebRTCMode)
