@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/inspect"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
@@ -118,12 +119,18 @@ func exitWith(run func(*cobra.Command, []string) int) func(*cobra.Command, []str
 func runSign(cmd *cobra.Command, _ []string) int {
 	f := cmd.Flags()
 	stderr := cmd.ErrOrStderr()
+	asJSON, _ := f.GetBool("json")
 	fail := func(err error) int {
-		if pe := problem.As(err); pe != nil {
+		pe := problem.As(err)
+		switch {
+		case pe != nil && asJSON:
+			// The endpoint's error body, byte for byte, on stdout.
+			_, _ = cmd.OutOrStdout().Write(append(errorBody(pe.Problems), '\n'))
+		case pe != nil:
 			for _, p := range pe.Problems {
-				fmt.Fprintf(stderr, "%s: %s (%s)\n", p.Property, p.Reason, p.Code)
+				fmt.Fprintf(stderr, "%s: %s (%s)\n", p.Property, jsonstr.Printable(p.Reason), p.Code)
 			}
-		} else {
+		default:
 			fmt.Fprintln(stderr, "error:", err)
 		}
 		return exitBadInput
@@ -192,7 +199,7 @@ func runSign(cmd *cobra.Command, _ []string) int {
 	}
 
 	out := cmd.OutOrStdout()
-	if asJSON, _ := f.GetBool("json"); asJSON {
+	if asJSON {
 		resp := struct {
 			Signature string `json:"signature"`
 			SDKKey    string `json:"sdkKey,omitempty"`

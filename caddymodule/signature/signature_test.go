@@ -1,8 +1,10 @@
 package signature
 
 import (
+	"encoding/base64"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"strconv"
+	"unicode/utf8"
 
 	"fmt"
 	"math"
@@ -308,3 +310,33 @@ func TestOneNumericRule(t *testing.T) {
 }
 
 func strconvQuote(s string) string { return strconv.Quote(s) }
+
+// TestJSStringsSigned: what JSON.parse makes of a string is what is signed,
+// lone surrogates included, so tpc is the very string the browser passes to
+// join(); a null telemetryTrackingId is signed as null, as the sample does.
+func TestJSStringsSigned(t *testing.T) {
+	s := mustSigner(t, "key", "secret")
+	v, err := ParseVideoRequest([]byte(`{"role":0,"sessionName":"Team \ud83d","userIdentity":"\ud83d\ude00x","telemetryTrackingId":null}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.IssuedAt, v.ExpiresIn = 1700000000, 7200
+	tok, err := s.Video(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	for _, want := range []string{`"tpc":"Team \ud83d"`, `"user_identity":"😀x"`, `"telemetry_tracking_id":null`} {
+		if !strings.Contains(string(payload), want) {
+			t.Errorf("payload %s lacks %s", payload, want)
+		}
+	}
+	if !utf8.Valid(payload) {
+		t.Errorf("payload is not valid UTF-8: %q", payload)
+	}
+	// Lengths count UTF-16 code units, a lone surrogate as one.
+	long := `"` + strings.Repeat(`\ud83d`, 200) + `"`
+	if _, err := ParseVideoRequest([]byte(`{"role":0,"sessionName":` + long + `}`)); err != nil {
+		t.Errorf("200 lone surrogates are 200 units: %v", err)
+	}
+}

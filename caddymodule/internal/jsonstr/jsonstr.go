@@ -59,6 +59,26 @@ func Append(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// Printable writes the lone surrogates of s as \udXXX, for text that is
+// printed rather than sent as JSON (a terminal cannot show them).
+func Printable(s string) string {
+	for i := 0; i < len(s); i++ {
+		if _, ok := surrogateAt(s, i); ok {
+			var b []byte
+			for j := 0; j < len(s); j++ {
+				if u, ok := surrogateAt(s, j); ok {
+					b = append(b, '\\', 'u', hex[u>>12], hex[u>>8&0xf], hex[u>>4&0xf], hex[u&0xf])
+					j += 2
+					continue
+				}
+				b = append(b, s[j])
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
 // surrogateAt reports the UTF-16 surrogate whose WTF-8 form starts at
 // s[i]: ED A0..BF 80..BF.
 func surrogateAt(s string, i int) (uint16, bool) {

@@ -59,3 +59,12 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestPrintable(t *testing.T) {
+	if got := Printable(Decode(`"a\ud800b\ud83d\ude00"`)); got != `a\ud800b😀` {
+		t.Errorf("Printable = %q", got)
+	}
+	if s := "plain é"; Printable(s) != s {
+		t.Error("Printable changed valid UTF-8")
+	}
+}
