@@ -40,6 +40,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		user_identity_field  <json path>
 //		session_key_field    <json path>
 //		cors_origins         <origin...>
+//		demo                 [<url>]
 //		public_origin        <origin...>
 //		url_fields           <json path...>
 //		meetings_claim       <claim>
@@ -83,6 +84,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
 		switch opt {
+		case "demo":
+			args := d.RemainingArgs()
+			if len(args) > 1 {
+				return d.ArgErr()
+			}
+			h.Demo = &DemoConfig{}
+			if len(args) == 1 {
+				h.Demo.URL = args[0]
+			}
+
 		case "allow_anonymous", "require_zak_for_host":
 			if d.NextArg() {
 				return d.ArgErr()

@@ -260,3 +260,35 @@ func TestCaddyfileFormatted(t *testing.T) {
 		}
 	}
 }
+
+// TestSyntaxBlockInReadme keeps the README's syntax block equal to the
+// parser's doc comment, which is where it is written first.
+func TestSyntaxBlockInReadme(t *testing.T) {
+	src, err := os.ReadFile("caddyfile.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc []string
+	in := false
+	for _, l := range strings.Split(string(src), "\n") {
+		switch {
+		case strings.HasPrefix(l, "//\tzoom_signature [<matcher>] {"):
+			in = true
+		case in && !strings.HasPrefix(l, "//\t"):
+			in = false
+		}
+		if in {
+			doc = append(doc, strings.TrimPrefix(l, "//\t"))
+		}
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, _ := strings.Cut(string(readme), "The full syntax")
+	_, block, _ = strings.Cut(block, "```caddyfile\n")
+	block, _, _ = strings.Cut(block, "```")
+	if want := strings.Join(doc, "\n") + "\n"; len(doc) < 10 || block != want {
+		t.Fatalf("the README's syntax block differs from UnmarshalCaddyfile's doc comment:\nREADME:\n%s\ndoc:\n%s", block, want)
+	}
+}

@@ -109,6 +109,7 @@ func (h *Handler) provisionSessions() error {
 	}
 	switch {
 	case c.HMACSecret != "":
+		warnLiteralSecret(h.logger, "session_jwt hmac_secret", c.HMACSecret)
 		secret := repl.ReplaceAll(c.HMACSecret, "")
 		if secret == "" {
 			return fmt.Errorf("session_jwt hmac_secret %q resolved to an empty value; set the variable or file it names", c.HMACSecret)

@@ -210,6 +210,14 @@ type Handler struct {
 	// authentication; there is no wildcard.
 	CORSOrigins []string `json:"cors_origins,omitempty"`
 
+	// Demo signs with a built-in, clearly fake SDK key and secret when
+	// sdk_key or sdk_secret resolve to nothing, so that a demo runs with no
+	// environment at all; its tokens join no real meeting. The credentials
+	// stay placeholders in the config, so a real secret set later is read
+	// when the config loads and never lands in Caddy's saved config. For
+	// demos only: a warning is logged at start.
+	Demo *DemoConfig `json:"demo,omitempty"`
+
 	// The join core: the format, the policy and the credentials, built
 	// once in Provision. The glue only reads requests into it and writes
 	// its results out.
@@ -232,6 +240,31 @@ type Handler struct {
 	guarded  []string
 	minted   [2]prometheus.Counter
 	duration prometheus.Observer
+}
+
+// DemoConfig switches on the demo credentials.
+type DemoConfig struct {
+	// The demo page's address, logged at start so that the first run says
+	// where to go, such as http://localhost:8080.
+	URL string `json:"url,omitempty"`
+}
+
+// The demo credentials: not Zoom's, and not secret.
+const (
+	demoKey    = "DEMOxNOTxAxREALxSDKxKEY"
+	demoSecret = "demo-secret-not-a-real-zoom-secret"
+)
+
+// warnLiteralSecret warns about a secret written into the config itself:
+// a literal, or a {$VAR} the Caddyfile adapter resolved, which both end up
+// in Caddy's saved config (autosave.json, the admin API's GET /config/).
+// {env.*} and {file.*} are resolved when the config loads instead.
+func warnLiteralSecret(logger *zap.Logger, option, value string) {
+	if value == "" || strings.Contains(value, "{env.") || strings.Contains(value, "{file.") {
+		return
+	}
+	logger.Warn(option+" is written into the config, so it is kept in Caddy's saved config (autosave.json and the admin API's GET /config/); write it as {env.NAME} or {file./run/secrets/name}, which are read when the config loads",
+		zap.String("option", option))
 }
 
 // HostRule allows role 1 when the value of a placeholder is one of Values.
@@ -307,6 +340,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	key := strings.TrimSpace(repl.ReplaceAll(h.SDKKey, ""))
 	secret := repl.ReplaceAll(h.SDKSecret, "")
+	if h.Demo != nil && (key == "" || secret == "") {
+		key, secret = demoKey, demoSecret
+		h.logger.Warn("demo: signing with a fake SDK key and secret, whose tokens join no real meeting; set the variables sdk_key and sdk_secret name to sign for real",
+			zap.String("sdk_key", h.SDKKey), zap.String("sdk_secret", h.SDKSecret))
+		if h.Demo.URL != "" {
+			h.logger.Info("demo: open the demo page", zap.String("url", h.Demo.URL))
+		}
+	}
+	warnLiteralSecret(h.logger, "sdk_secret", h.SDKSecret)
 	if key == "" {
 		return fmt.Errorf("sdk_key %q resolved to an empty value; set the environment variable or file it names", h.SDKKey)
 	}

@@ -52,6 +52,7 @@ func (h *Handler) provisionZAK() ([]join.CredentialSource, error) {
 	if z.User == "" {
 		z.User = "{http.zoom_signature.user.id}"
 	}
+	warnLiteralSecret(h.logger, "zak client_secret", z.ClientSecret)
 	repl := caddy.NewReplacer()
 	oauthURL, apiURL := repl.ReplaceAll(z.OAuthURL, ""), repl.ReplaceAll(z.APIURL, "")
 	if err := checkServiceURL("zak oauth_url", oauthURL, "https://zoom.us/oauth/token"); err != nil {
