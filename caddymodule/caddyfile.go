@@ -1,7 +1,9 @@
 package caddymodule
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -81,8 +83,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	lines := map[string]int{} // where each option was written
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
+		if prev, ok := lines[opt]; ok && !repeatable[opt] {
+			return d.Errf("%s is already specified (line %d); give it once", opt, prev)
+		}
+		lines[opt] = d.Line()
 		switch opt {
 		case "demo":
 			args := d.RemainingArgs()
@@ -164,7 +171,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			dur, err := caddy.ParseDuration(v)
 			if err != nil {
-				return d.Errf("%s: %v", opt, err)
+				return d.Errf("%s %q is not a duration; write it like 2h, 90m or 30s", opt, v)
 			}
 			if opt == "expires" {
 				h.Expires = caddy.Duration(dur)
@@ -187,17 +194,88 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			field := h.stringOption(opt)
 			if field == nil {
-				return d.Errf("unrecognized subdirective %q", opt)
+				return d.Errf("unrecognized subdirective %q%s", opt, didYouMean(opt, options))
 			}
 			if !d.AllArgs(field) {
 				return d.ArgErr()
 			}
 		}
 	}
-	if err := h.checkConfig(); err != nil {
-		return d.Errf("zoom_signature: %v", err)
+	err := h.checkConfig()
+	if err == nil {
+		err = h.checkModeOptions()
+	}
+	if err != nil {
+		// Name the line of the option at fault, not the block's brace.
+		line := d.Line()
+		if l, ok := lines[optionOf(err)]; ok {
+			line = l
+		}
+		return fmt.Errorf("%w, at %s:%d", err, d.File(), line) // as Dispenser.Errf writes it
 	}
 	return nil
+}
+
+// options are the subdirectives, for "did you mean"; repeatable are those
+// that may be given more than once (their values add up).
+var (
+	options = []string{"sdk", "sdk_key", "sdk_secret", "mode", "identity", "allow_anonymous", "host_when",
+		"on_host_denied", "meetings", "expires", "backdate", "max_body", "meeting_number_field", "role_field",
+		"signature_field", "sdk_key_field", "session_name_field", "user_identity_field", "session_key_field",
+		"cors_origins", "demo", "public_origin", "url_fields", "meetings_claim", "fill", "require_zak_for_host",
+		"zak", "session_jwt"}
+	repeatable = map[string]bool{"meetings": true, "cors_origins": true, "public_origin": true, "url_fields": true, "fill": true}
+)
+
+// optionOf names the option an error of checkConfig is about: every one
+// starts with it, and "endpoint mode needs" is about mode.
+func optionOf(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "endpoint mode") {
+		return "mode"
+	}
+	best := ""
+	for _, o := range options {
+		if strings.HasPrefix(msg, o) && len(o) > len(best) && len(msg) > len(o) && strings.ContainsRune(" :", rune(msg[len(o)])) {
+			best = o
+		}
+	}
+	return best
+}
+
+// didYouMean suggests the known name nearest to name, if one is near.
+func didYouMean(name string, known []string) string {
+	best, bestDist := "", 3 // at most two edits away
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // unmarshal reads a zak block.
@@ -211,7 +289,7 @@ func (z *ZAKConfig) unmarshal(d *caddyfile.Dispenser) error {
 			}
 			dur, err := caddy.ParseDuration(v)
 			if err != nil || dur < 10*time.Minute {
-				return d.Errf("lifetime: %q is not a duration of 10m or more", v)
+				return d.Errf("lifetime %q is not a duration of 10m or more; write it like 2h or 90m", v)
 			}
 			z.Lifetime = caddy.Duration(dur)
 			continue
@@ -221,7 +299,7 @@ func (z *ZAKConfig) unmarshal(d *caddyfile.Dispenser) error {
 			"user": &z.User, "field": &z.Field, "oauth_url": &z.OAuthURL, "api_url": &z.APIURL,
 		}[opt]
 		if field == nil {
-			return d.Errf("unrecognized zak subdirective %q", opt)
+			return d.Errf("unrecognized zak subdirective %q%s", opt, didYouMean(opt, []string{"account_id", "client_id", "client_secret", "user", "field", "oauth_url", "api_url", "lifetime"}))
 		}
 		if !d.AllArgs(field) {
 			return d.ArgErr()
@@ -262,7 +340,7 @@ func (s *SessionJWT) unmarshal(d *caddyfile.Dispenser) error {
 			}
 			dur, err := caddy.ParseDuration(v)
 			if err != nil || dur < 0 {
-				return d.Errf("%s: %q is not a duration", opt, v)
+				return d.Errf("%s %q is not a duration; write it like 30s, 5m or 1h", opt, v)
 			}
 			*map[string]*caddy.Duration{"leeway": &s.Leeway, "jwks_refresh": &s.JWKSRefresh, "jwks_refetch_minimum": &s.JWKSRefetchMinimum}[opt] = caddy.Duration(dur)
 		case "cache_size":
@@ -281,7 +359,7 @@ func (s *SessionJWT) unmarshal(d *caddyfile.Dispenser) error {
 				"issuer": &s.Issuer, "user_claim": &s.UserClaim,
 			}[opt]
 			if field == nil {
-				return d.Errf("unrecognized session_jwt subdirective %q", opt)
+				return d.Errf("unrecognized session_jwt subdirective %q%s", opt, didYouMean(opt, []string{"from", "hmac_secret", "public_key", "jwks", "algorithms", "issuer", "audience", "leeway", "user_claim", "jwks_refresh", "jwks_refetch_minimum", "cache_size"}))
 			}
 			if !d.AllArgs(field) {
 				return d.ArgErr()

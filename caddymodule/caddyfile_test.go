@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -290,5 +291,50 @@ func TestSyntaxBlockInReadme(t *testing.T) {
 	block, _, _ = strings.Cut(block, "```")
 	if want := strings.Join(doc, "\n") + "\n"; len(doc) < 10 || block != want {
 		t.Fatalf("the README's syntax block differs from UnmarshalCaddyfile's doc comment:\nREADME:\n%s\ndoc:\n%s", block, want)
+	}
+}
+
+// TestCaddyfileErrorLines: every config error names the line of the option
+// at fault, with the fix.
+func TestCaddyfileErrorLines(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []string // one option a line, from line 3
+		bad  int      // the index in opts of the option at fault
+		want string
+	}{
+		{"mode typo", []string{"sdk_key k", "sdk_secret s", "mode endpiont", "meetings any"}, 2, `mode "endpiont" is not known; use inject or endpoint`},
+		{"sdk typo", []string{"sdk_key k", "sdk vidoe", "sdk_secret s"}, 1, `sdk "vidoe" is not known`},
+		{"expires range", []string{"sdk_key k", "expires 10m", "sdk_secret s"}, 1, "between 30m and 48h"},
+		{"expires syntax", []string{"sdk_key k", "expires 2hours", "sdk_secret s"}, 1, `expires "2hours" is not a duration; write it like 2h`},
+		{"backdate range", []string{"sdk_key k", "sdk_secret s", "backdate 1h", "host_when any"}, 2, "backdate 1h0m0s is out of range"},
+		{"max_body", []string{"sdk_key k", "max_body lots", "sdk_secret s"}, 1, `max_body: "lots" is not a size between 1B and 1GiB (e.g. 64KiB)`},
+		{"meetings", []string{"sdk_key k", "sdk_secret s", "meetings 123", "host_when any"}, 2, "is not a meeting number"},
+		{"cors origin", []string{"mode endpoint", "sdk_key k", "cors_origins *", "sdk_secret s", "meetings any"}, 2, "never for everything"},
+		{"identity", []string{"sdk_key k", "identity bob", "sdk_secret s"}, 1, "is not a placeholder"},
+		{"endpoint needs meetings", []string{"sdk_key k", "mode endpoint", "sdk_secret s"}, 1, "endpoint mode needs meetings"},
+		{"repeated host_when", []string{"sdk_key k", "sdk_secret s", "host_when any", "host_when {http.auth.user.id} a"}, 3, "host_when is already specified (line 5); give it once"},
+		{"repeated sdk_key", []string{"sdk_key k", "sdk_secret s", "sdk_key other"}, 2, "sdk_key is already specified (line 3)"},
+		{"repeated sdk_secret", []string{"sdk_key k", "sdk_secret s", "sdk_secret t"}, 2, "sdk_secret is already specified"},
+		{"cors in inject mode", []string{"sdk_key k", "cors_origins https://app.example.com", "sdk_secret s"}, 1, "cors_origins is for endpoint mode"},
+		{"url_fields in endpoint mode", []string{"mode endpoint", "meetings any", "url_fields leaveUrl", "sdk_key k", "sdk_secret s"}, 2, "url_fields is for inject mode"},
+		{"fill in endpoint mode", []string{"mode endpoint", "meetings any", "sdk_key k", "sdk_secret s", "fill userName {http.auth.user.id}"}, 4, "fill is for inject mode"},
+		{"unknown option", []string{"sdk_key k", "sdk_secret s", "host_whenn any"}, 2, `unrecognized subdirective "host_whenn"; did you mean "host_when"?`},
+		{"unknown, nothing near", []string{"sdk_key k", "sdk_secret s", "frobnicate"}, 2, `unrecognized subdirective "frobnicate"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := ":8080 {\n\tzoom_signature {\n\t\t" + strings.Join(tc.opts, "\n\t\t") + "\n\t}\n}\n"
+			_, err := adapt(t, text)
+			if err == nil {
+				t.Fatal("adapted")
+			}
+			line := fmt.Sprintf(", at Caddyfile:%d", tc.bad+3)
+			if !strings.HasSuffix(err.Error(), line) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v\nwant %q at %q", err, tc.want, line)
+			}
+			if tc.name == "unknown, nothing near" && strings.Contains(err.Error(), "did you mean") {
+				t.Fatalf("a suggestion for nothing near: %v", err)
+			}
+		})
 	}
 }

@@ -291,6 +291,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
+	if err := h.checkModeOptions(); err != nil {
+		return err
+	}
 	var err error
 	if h.sdk, err = join.ParseSDK(h.SDK); err != nil {
 		return err
@@ -458,9 +461,7 @@ func (h *Handler) Validate() error {
 	if err := h.checkConfig(); err != nil {
 		return err
 	}
-	if h.backdate < 0 || h.backdate > 10*time.Minute {
-		return fmt.Errorf("backdate %s is out of range; choose between 0s and 10m (30s is the default)", h.backdate)
-	}
+
 	if h.MaxBody < 0 {
 		return errors.New("max_body must be positive")
 	}
@@ -504,6 +505,31 @@ func loopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// checkModeOptions refuses options that the mode would ignore: a setting
+// that silently does nothing is a bug waiting to be found in production.
+// It runs before the defaults are set (Provision) and in the Caddyfile
+// adapter.
+func (h *Handler) checkModeOptions() error {
+	if h.Mode == modeEndpoint {
+		for _, o := range []struct {
+			name string
+			set  bool
+		}{
+			{"url_fields", len(h.URLFields) > 0}, {"fill", len(h.Fill) > 0}, {"sdk_key_field", h.SDKKeyField != nil},
+			{"meeting_number_field", h.MeetingNumberField != ""}, {"role_field", h.RoleField != ""},
+			{"signature_field", h.SignatureField != ""}, {"session_name_field", h.SessionNameField != ""},
+			{"user_identity_field", h.UserIdentityField != ""}, {"session_key_field", h.SessionKeyField != ""},
+		} {
+			if o.set {
+				return fmt.Errorf("%s is for inject mode, where the module edits the backend's join config; in endpoint mode the module writes the whole answer, so remove it", o.name)
+			}
+		}
+	} else if len(h.CORSOrigins) > 0 {
+		return errors.New("cors_origins is for endpoint mode; in inject mode the site's own route answers the browser, so set CORS there (the header directive) or remove it")
+	}
+	return nil
 }
 
 // checkConfig holds the checks that need no defaults, so that the Caddyfile
@@ -595,6 +621,9 @@ func (h *Handler) checkConfig() error {
 	}
 	if r := h.HostWhen; r != nil && !r.Any && (r.Placeholder == "" || len(r.Values) == 0) {
 		return errors.New("host_when needs a placeholder and at least one value, or 'any'")
+	}
+	if b := h.Backdate; b != nil && (*b < 0 || time.Duration(*b) > 10*time.Minute) {
+		return fmt.Errorf("backdate %s is out of range; choose between 0s and 10m (30s is the default)", time.Duration(*b))
 	}
 	if h.Expires != 0 && (h.Expires < caddy.Duration(minExpires) || h.Expires > caddy.Duration(maxExpires)) {
 		return fmt.Errorf("expires %s is outside Zoom's limits; choose between 30m and 48h", time.Duration(h.Expires))
