@@ -22,6 +22,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	zoom_signature [<matcher>] {
+//		name                 <name>
 //		sdk                  meeting|video|websdk1
 //		sdk_key              <value>
 //		sdk_secret           <value>
@@ -219,7 +220,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // options are the subdirectives, for "did you mean"; repeatable are those
 // that may be given more than once (their values add up).
 var (
-	options = []string{"sdk", "sdk_key", "sdk_secret", "mode", "identity", "allow_anonymous", "host_when",
+	options = []string{"name", "sdk", "sdk_key", "sdk_secret", "mode", "identity", "allow_anonymous", "host_when",
 		"on_host_denied", "meetings", "expires", "backdate", "max_body", "meeting_number_field", "role_field",
 		"signature_field", "sdk_key_field", "session_name_field", "user_identity_field", "session_key_field",
 		"cors_origins", "demo", "public_origin", "url_fields", "meetings_claim", "fill", "require_zak_for_host",
@@ -376,6 +377,7 @@ func (h *Handler) stringOption(name string) *string {
 		"sdk_key":              &h.SDKKey,
 		"sdk_secret":           &h.SDKSecret,
 		"mode":                 &h.Mode,
+		"name":                 &h.Name,
 		"identity":             &h.Identity,
 		"on_host_denied":       &h.OnHostDenied,
 		"meeting_number_field": &h.MeetingNumberField,

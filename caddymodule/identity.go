@@ -179,6 +179,11 @@ func (h *Handler) authenticate(r *http.Request, repl *caddy.Replacer) (join.Prin
 		return join.Principal{}, err
 	}
 	publish(repl, p)
+	if h.sessions != nil && p.ID != "" {
+		// The user the session named is the request's user, as an auth
+		// handler's would be: the access log's user_id reads this.
+		repl.Set("http.auth.user.id", p.ID)
+	}
 	if r := h.HostWhen; r != nil && !r.Any {
 		p.HostValues = values(repl, p, r.Placeholder)
 	}

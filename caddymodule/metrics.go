@@ -19,22 +19,22 @@ import (
 // pattern).
 var (
 	metricSignatures = counterVec("signatures_total",
-		"Signatures minted, by SDK format and role.", "sdk", "role")
+		"Signatures minted, by handler (its name option), SDK format and role.", "handler", "sdk", "role")
 	metricRefusals = counterVec("refusals_total",
-		"Requests answered with an error instead of a signature, by code.", "code")
+		"Requests answered with an error instead of a signature, by handler and code.", "handler", "code")
 	metricPassThrough = counterVec("passthrough_total",
-		"Backend responses passed through unsigned, by reason (head, status, not_json, empty).", "reason")
+		"Backend responses passed through unsigned, by handler and reason (head, status, not_json, empty).", "handler", "reason")
 	metricUnsignable = counterVec("unsignable_total",
-		"Backend JSON join configs that could not be signed (answered 502), by code.", "code")
+		"Backend JSON join configs that could not be signed (answered 502), by handler and code.", "handler", "code")
 	metricJWKS = counterVec("jwks_fetches_total",
 		"JWKS fetches for session_jwt, by result (ok, error).", "result")
 	metricZoom = counterVec("zoom_api_requests_total",
 		"Calls to Zoom for host ZAKs, by kind (oauth, zak) and result (ok, error).", "kind", "result")
 	metricDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "zoom_signature", Name: "handler_duration_seconds",
-		Help:    "Time spent inside the handler itself, excluding the next handler, by mode.",
-		Buckets: []float64{2e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2},
-	}, []string{"mode"})
+		Help:    "Time spent inside the handler itself, excluding the next handler, by handler and mode. Calls to Zoom and JWKS fetches count, hence the buckets up to 10 s.",
+		Buckets: []float64{2e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2, 0.05, 0.25, 1, 2.5, 10},
+	}, []string{"handler", "mode"})
 
 	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricUnsignable, metricJWKS, metricZoom, metricDuration}
 )
@@ -59,10 +59,10 @@ func registerMetrics(ctx caddy.Context) error {
 	return nil
 }
 
-func metricRefusal(status int, code string) {
-	metricRefusals.WithLabelValues(code).Inc()
+func (h *Handler) metricRefusal(status int, code string) {
+	metricRefusals.WithLabelValues(h.Name, code).Inc()
 	if status == http.StatusBadGateway {
-		metricUnsignable.WithLabelValues(code).Inc()
+		metricUnsignable.WithLabelValues(h.Name, code).Inc()
 	}
 }
 
@@ -100,7 +100,7 @@ var roleText = [2]string{"0", "1"}
 func (h *Handler) passed(repl *caddy.Replacer, reason string) {
 	repl.Set(phResult, resultPassed)
 	repl.Set(phCode, reason)
-	metricPassThrough.WithLabelValues(reason).Inc()
+	metricPassThrough.WithLabelValues(h.Name, reason).Inc()
 	if reason == passNotJSON {
 		h.logger.Warn("a 2xx response on a join-config route is not JSON, so it was passed through unsigned; check the route's matcher or the backend's Content-Type")
 	}

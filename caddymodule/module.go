@@ -100,6 +100,11 @@ const (
 // response. In endpoint mode it answers requests itself, as a drop-in for
 // Zoom's sample auth endpoints, bound by the meetings scope.
 type Handler struct {
+	// A name for this handler, the handler label of its metrics and a field
+	// of its log lines, so that several zoom_signature handlers in one
+	// config can be told apart. Default: the mode (inject or endpoint).
+	Name string `json:"name,omitempty"`
+
 	// Signature format: "meeting" (Meeting SDK JWT, the default), "video"
 	// (Video SDK JWT) or "websdk1" (legacy Web SDK 1.x, refused by Web SDK
 	// 2.7 and later; only for migrating old frontends).
@@ -396,8 +401,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := registerMetrics(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
-	h.minted = [2]prometheus.Counter{metricSignatures.WithLabelValues(h.SDK, "0"), metricSignatures.WithLabelValues(h.SDK, "1")}
-	h.duration = metricDuration.WithLabelValues(h.Mode)
+	if h.Name == "" {
+		h.Name = h.Mode
+	}
+	h.minted = [2]prometheus.Counter{metricSignatures.WithLabelValues(h.Name, h.SDK, "0"), metricSignatures.WithLabelValues(h.Name, h.SDK, "1")}
+	h.duration = metricDuration.WithLabelValues(h.Name, h.Mode)
 
 	if h.AllowAnonymous {
 		h.logger.Warn("allow_anonymous is on: anyone who can reach this route gets a signature", zap.String("mode", h.Mode))

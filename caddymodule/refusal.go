@@ -130,12 +130,17 @@ func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, p join.Pr
 		_, _ = w.Write(body)
 	}
 
-	level := zapcore.InfoLevel
+	// As Caddy logs its own 4xx: at debug, for they are the client's
+	// business; a 5xx is the server's, at error.
+	level := zapcore.DebugLevel
 	if st >= 500 {
 		level = zapcore.ErrorLevel
 	}
 	if ce := h.logger.Check(level, "refused"); ce != nil {
 		fields := []zap.Field{
+			// Matches the access log's line when it appends the same
+			// placeholder (log_append request_id {http.request.uuid}).
+			zap.String("request_id", requestID(r)),
 			zap.String("code", code),
 			zap.Int("status", st),
 			zap.Stringer("fault", err.Fault),
@@ -150,8 +155,18 @@ func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, p join.Pr
 		}
 		ce.Write(fields...)
 	}
-	metricRefusal(st, code)
+	h.metricRefusal(st, code)
 	return nil
+}
+
+// requestID is {http.request.uuid}, which Caddy makes once per request.
+func requestID(r *http.Request) string {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		return ""
+	}
+	id, _ := repl.GetString("http.request.uuid")
+	return id
 }
 
 // warn logs the problems that did not stop a join.
