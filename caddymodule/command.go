@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +64,9 @@ func signCommand() *cobra.Command {
 		Use:   "sign [--sdk meeting|video|websdk1] [--body JSON|-] [--meeting N] [--role 0|1] [--issued-at T] [--json]",
 		Short: "Mints a Zoom SDK signature",
 		Long:  signLong,
-		Args:  cobra.NoArgs,
+		// Usage errors exit 2, as the help says; cobra's own argument
+		// checks would exit 1, the status for findings.
+		Args: cobra.ArbitraryArgs,
 	}
 	f := cmd.Flags()
 	f.String("sdk", "meeting", "signature format: meeting, video or websdk1")
@@ -90,7 +93,7 @@ func inspectCommand() *cobra.Command {
 		Use:   "inspect <token|-> [--secret-file F] [--sdk-key K] [--meeting N] [--role 0|1] [--zak-present] [--at T] [--json]",
 		Short: "Decodes a Zoom SDK signature and names what is wrong with it",
 		Long:  inspectLong,
-		Args:  cobra.ExactArgs(1),
+		Args:  cobra.ArbitraryArgs,
 	}
 	f := cmd.Flags()
 	f.String("secret-file", "", "file holding the SDK secret, to check the HMAC; default $ZOOM_SDK_SECRET")
@@ -116,10 +119,12 @@ func exitWith(run func(*cobra.Command, []string) int) func(*cobra.Command, []str
 	}
 }
 
-func runSign(cmd *cobra.Command, _ []string) int {
+func runSign(cmd *cobra.Command, args []string) int {
 	f := cmd.Flags()
 	stderr := cmd.ErrOrStderr()
 	asJSON, _ := f.GetBool("json")
+	bodyFlag, _ := f.GetString("body")
+	fromFlags := bodyFlag == ""
 	fail := func(err error) int {
 		pe := problem.As(err)
 		switch {
@@ -128,7 +133,11 @@ func runSign(cmd *cobra.Command, _ []string) int {
 			_, _ = cmd.OutOrStdout().Write(append(errorBody(pe.Problems), '\n'))
 		case pe != nil:
 			for _, p := range pe.Problems {
-				fmt.Fprintf(stderr, "%s: %s (%s)\n", p.Property, jsonstr.Printable(p.Reason), p.Code)
+				prop := p.Property
+				if flag, ok := flagOf[prop]; ok && fromFlags {
+					prop = flag // the user wrote a flag, not a body
+				}
+				fmt.Fprintf(stderr, "%s: %s (%s)\n", prop, jsonstr.Printable(p.Reason), p.Code)
 			}
 		default:
 			fmt.Fprintln(stderr, "error:", err)
@@ -136,6 +145,9 @@ func runSign(cmd *cobra.Command, _ []string) int {
 		return exitBadInput
 	}
 
+	if len(args) > 0 {
+		return fail(fmt.Errorf("sign takes no arguments (got %q); pass the request as --body, or --meeting and --role", args[0]))
+	}
 	key, secret, err := credentials(cmd, true)
 	if err != nil {
 		return fail(err)
@@ -143,6 +155,11 @@ func runSign(cmd *cobra.Command, _ []string) int {
 	s, err := signature.NewSigner(key, secret)
 	if err != nil {
 		return fail(err)
+	}
+	sdkName, _ := f.GetString("sdk")
+	sdk, err := join.ParseSDK(sdkName)
+	if err != nil {
+		return fail(fmt.Errorf("unknown --sdk %q; use meeting, video or websdk1", sdkName))
 	}
 	body, err := signBody(cmd)
 	if err != nil {
@@ -153,11 +170,6 @@ func runSign(cmd *cobra.Command, _ []string) int {
 		return fail(err)
 	}
 
-	sdkName, _ := f.GetString("sdk")
-	sdk, err := join.ParseSDK(sdkName)
-	if err != nil {
-		return fail(fmt.Errorf("unknown --sdk %q; use meeting, video or websdk1", sdkName))
-	}
 	// The CLI mints what the sample would, native-SDK tokens included,
 	// so it calls the signer directly rather than a join.Format, which
 	// only ever signs web joins.
@@ -217,13 +229,27 @@ func runSign(cmd *cobra.Command, _ []string) int {
 }
 
 // signBody returns --body, or a body built from the per-field flags.
+// signFields are the flags that build a request body, and the body's names
+// for them.
+var signFields = []struct{ flag, name string }{
+	{"meeting", "meetingNumber"}, {"role", "role"}, {"expires-in", "expirationSeconds"},
+	{"session-name", "sessionName"}, {"user-identity", "userIdentity"},
+	{"session-key", "sessionKey"}, {"video-webrtc-mode", "videoWebRtcMode"},
+}
+
+// flagOf names a body property by the flag that sets it, for errors about
+// a body built from flags.
+var flagOf = func() map[string]string {
+	m := map[string]string{}
+	for _, f := range signFields {
+		m[f.name] = "--" + f.flag
+	}
+	return m
+}()
+
 func signBody(cmd *cobra.Command) ([]byte, error) {
 	f := cmd.Flags()
-	fields := []struct{ flag, name string }{
-		{"meeting", "meetingNumber"}, {"role", "role"}, {"expires-in", "expirationSeconds"},
-		{"session-name", "sessionName"}, {"user-identity", "userIdentity"},
-		{"session-key", "sessionKey"}, {"video-webrtc-mode", "videoWebRtcMode"},
-	}
+	fields := signFields
 	body, _ := f.GetString("body")
 	if body != "" {
 		for _, fl := range fields {
@@ -241,6 +267,11 @@ func signBody(cmd *cobra.Command) ([]byte, error) {
 		return []byte(body), nil
 	}
 	obj := map[string]any{}
+	if !slices.ContainsFunc(fields, func(fl struct{ flag, name string }) bool { return f.Changed(fl.flag) }) {
+		// An empty body would mint a native-SDK init token, which no web
+		// join accepts; that takes --body '{}' on purpose.
+		return nil, errors.New("nothing to sign: web joins need a meeting number and a role, so pass --meeting and --role (--session-name and --role for --sdk video), or the whole request as --body; --body '{}' mints a native-SDK init token")
+	}
 	for _, fl := range fields {
 		if !f.Changed(fl.flag) {
 			continue
@@ -351,6 +382,10 @@ func credentials(cmd *cobra.Command, needKey bool) (key, secret string, err erro
 func runInspect(cmd *cobra.Command, args []string) int {
 	f := cmd.Flags()
 	stderr := cmd.ErrOrStderr()
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, `error: inspect takes one argument, the token (or "-" to read it from stdin); see --help`)
+		return exitBadInput
+	}
 	token := args[0]
 	if token == "-" {
 		b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))

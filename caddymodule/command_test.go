@@ -132,7 +132,7 @@ func TestSignFlagsAndErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--meeting", "85746065432", "--role", "0"}, "no SDK secret"},
-		{[]string{"--secret-file", secretFile, "--meeting", "123", "--role", "0"}, "meetingNumber: Value \"123\" is not a Zoom meeting number"},
+		{[]string{"--secret-file", secretFile, "--meeting", "123", "--role", "0"}, "--meeting: Value \"123\" is not a Zoom meeting number"},
 		{[]string{"--secret-file", secretFile, "--meeting", "85746065432", "--role", "2"}, "role: Value is not valid. Got 2, expected 0,1 (invalid_role)"},
 		{[]string{"--secret-file", secretFile, "--meeting", "85746065432", "--role", "0", "--expires-in", "10m"}, "Value must in between 1800 and 172800"},
 		{[]string{"--secret-file", secretFile, "--body", `{"meetingNumber":`}, "not valid JSON"},
@@ -188,5 +188,36 @@ func TestInspectCommand(t *testing.T) {
 	}
 	if code, out, _ = runCLI(t, "", "inspect", "not a token"); code != 1 || !strings.Contains(out, "not_a_token") {
 		t.Fatalf("garbage: %d %s", code, out)
+	}
+}
+
+// TestCLIUsage: usage errors exit 2, as the help says; errors about a body
+// built from flags name the flags; sign with nothing to sign refuses.
+func TestCLIUsage(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(testSecret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ZOOM_SDK_KEY", testKey)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"inspect"}, exitBadInput, "inspect takes one argument"},
+		{[]string{"inspect", "a.b.c", "extra"}, exitBadInput, "inspect takes one argument"},
+		{[]string{"sign", "--secret-file", secretFile}, exitBadInput, "nothing to sign"},
+		{[]string{"sign", "--secret-file", secretFile, "stray"}, exitBadInput, "sign takes no arguments"},
+		{[]string{"sign", "--secret-file", secretFile, "--meeting", "85746065432", "--role", "0", "--expires-in", "10"}, exitBadInput, "--expires-in: Value must in between 1800 and 172800"},
+		{[]string{"sign", "--secret-file", secretFile, "--meeting", "85746065432", "--role", "3"}, exitBadInput, "--role: Value is not valid"},
+	} {
+		code, _, stderr := runCLI(t, "", c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q; want %d and %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+	// A body names the body's properties, as the sample does.
+	if _, _, stderr := runCLI(t, "", "sign", "--secret-file", secretFile, "--body", `{"meetingNumber":"85746065432","role":0,"expirationSeconds":10}`); !strings.Contains(stderr, "expirationSeconds: Value must in between") {
+		t.Errorf("body errors: %q", stderr)
 	}
 }

@@ -147,15 +147,33 @@ type instance struct {
 	client  *http.Client
 }
 
+// freePort returns a port nothing listens on, and never the same one twice
+// in a test run: the kernel may hand a closed port out again at once, and
+// Caddy listens with SO_REUSEPORT, so two of its servers given the same
+// port would share it quietly (the admin API answering the site's
+// requests with "404 page not found").
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	usedPorts.Lock()
+	defer usedPorts.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !usedPorts.m[port] {
+			usedPorts.m[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
+
+var usedPorts = struct {
+	sync.Mutex
+	m map[int]bool
+}{m: map[int]bool{}}
 
 var hashes sync.Map
 

@@ -407,6 +407,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.minted = [2]prometheus.Counter{metricSignatures.WithLabelValues(h.Name, h.SDK, "0"), metricSignatures.WithLabelValues(h.Name, h.SDK, "1")}
 	h.duration = metricDuration.WithLabelValues(h.Name, h.Mode)
 
+	if h.sdk == join.WebSDK1 {
+		h.logger.Warn("sdk websdk1 mints legacy Web SDK 1.x signatures, which Web SDK 2.7 and later refuse; use it only while migrating old frontends, then switch to sdk meeting")
+	}
 	if h.AllowAnonymous {
 		h.logger.Warn("allow_anonymous is on: anyone who can reach this route gets a signature", zap.String("mode", h.Mode))
 	}

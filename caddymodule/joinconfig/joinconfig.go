@@ -43,10 +43,11 @@ func Check(doc []byte) error {
 	if !segjson.Valid(doc) {
 		return errors.New("the body is not valid JSON")
 	}
-	if t := bytes.TrimLeft(doc, " \t\r\n"); t[0] == '{' {
+	t := bytes.TrimLeft(doc, " \t\r\n")
+	if t[0] == '{' {
 		return nil
 	}
-	return fmt.Errorf("the body is a JSON %s, not an object", gjson.ParseBytes(doc).Type)
+	return fmt.Errorf("the body is %s, not an object", KindName(value(t).Kind))
 }
 
 // Kind is a JSON value's type.
@@ -72,6 +73,11 @@ type Value struct {
 	Raw []byte
 	// Str is the unescaped text of a String.
 	Str string
+}
+
+// KindName names a kind for messages: "a JSON array", "null".
+func KindName(k Kind) string {
+	return [...]string{"nothing", "null", "false", "true", "a number", "a string", "a JSON array", "a JSON object"}[k]
 }
 
 // Exists reports whether the document has the value.

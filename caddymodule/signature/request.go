@@ -180,7 +180,7 @@ func parseObject(body []byte, names ...string) ([]gjson.Result, error) {
 	case root.IsArray():
 		return out, nil // its keys are indexes, which name no field
 	case !root.IsObject():
-		return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body is a JSON " + root.Type.String() + ", not an object; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
+		return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body is " + typeName(root) + ", not an object; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
 	}
 	root.ForEach(func(k, v gjson.Result) bool {
 		for i, n := range names {
@@ -191,6 +191,24 @@ func parseObject(body []byte, names ...string) ([]gjson.Result, error) {
 		return true
 	})
 	return out, nil
+}
+
+// typeName names a JSON value's type for messages ("a string", "null").
+func typeName(r gjson.Result) string {
+	switch r.Type {
+	case gjson.Null:
+		return "null"
+	case gjson.True, gjson.False:
+		return r.Raw
+	case gjson.Number:
+		return "a number"
+	case gjson.String:
+		return "a string"
+	}
+	if r.IsArray() {
+		return "a JSON array"
+	}
+	return "a JSON object"
 }
 
 // number applies the sample's coercion: strings go through parseInt, other
