@@ -287,7 +287,7 @@ func TestSyntaxBlockInReadme(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, block, _ := strings.Cut(string(readme), "The full syntax")
-	_, block, _ = strings.Cut(block, "```caddyfile\n")
+	_, block, _ = strings.Cut(block, "```caddy-d\n")
 	block, _, _ = strings.Cut(block, "```")
 	if want := strings.Join(doc, "\n") + "\n"; len(doc) < 10 || block != want {
 		t.Fatalf("the README's syntax block differs from UnmarshalCaddyfile's doc comment:\nREADME:\n%s\ndoc:\n%s", block, want)
@@ -336,5 +336,35 @@ func TestCaddyfileErrorLines(t *testing.T) {
 				t.Fatalf("a suggestion for nothing near: %v", err)
 			}
 		})
+	}
+}
+
+// TestReadmeSnippetsFormatted: every Caddyfile snippet of the README is as
+// caddy fmt writes it, so a user who copies one copies a clean config.
+func TestReadmeSnippetsFormatted(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	parts := strings.Split(string(readme), "```caddyfile\n")
+	for i, part := range parts[1:] {
+		block, rest, _ := strings.Cut(part, "```")
+		n++
+		if got := string(caddyfile.Format([]byte(block))); got != block {
+			if *update {
+				parts[i+1] = got + "```" + rest
+				continue
+			}
+			t.Errorf("snippet %d is not caddy fmt-clean (go test -run TestReadmeSnippetsFormatted -update rewrites it):\n%s\ncaddy fmt writes:\n%s", n, block, got)
+		}
+	}
+	if *update {
+		if err := os.WriteFile("../README.md", []byte(strings.Join(parts, "```caddyfile\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n < 5 {
+		t.Fatalf("only %d snippets found", n)
 	}
 }

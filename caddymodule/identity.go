@@ -36,20 +36,31 @@ type SessionJWT struct {
 	// Where the token is. Default: the Authorization header, Bearer scheme.
 	From []TokenSource `json:"from,omitempty"`
 
-	// The key: exactly one of an HMAC secret (placeholders resolved at
-	// load, e.g. {env.SESSION_SECRET}), a PEM public key or certificate
-	// file, or a JWKS URL.
+	// The HMAC secret of HS256/384/512 session tokens, as {env.NAME} or
+	// {file.*}, resolved when the config loads. Exactly one of hmac_secret,
+	// public_key and jwks is set.
 	HMACSecret string `json:"hmac_secret,omitempty"`
-	PublicKey  string `json:"public_key,omitempty"`
-	JWKS       string `json:"jwks,omitempty"`
+
+	// A PEM file holding the issuer's public key or certificate (RS*, PS*,
+	// ES*, EdDSA tokens).
+	PublicKey string `json:"public_key,omitempty"`
+
+	// The issuer's JWKS URL, absolute https (http only for loopback). The
+	// key set is fetched when the config loads, refreshed every
+	// jwks_refresh, capped at 1 MiB, and the last good set is kept when a
+	// refresh is empty or broken.
+	JWKS string `json:"jwks,omitempty"`
 
 	// The accepted algorithms, pinned. Required with public_key and jwks;
 	// HS256, HS384 and HS512 by default with hmac_secret. "none" is never
 	// accepted, and HMAC algorithms never go with public keys.
 	Algorithms []string `json:"algorithms,omitempty"`
 
-	// The required iss, and the accepted aud values (any of them).
-	Issuer   string   `json:"issuer,omitempty"`
+	// The iss a token must carry. Unset, any issuer is accepted.
+	Issuer string `json:"issuer,omitempty"`
+
+	// The accepted aud values; a token must name one of them. Unset, any
+	// audience is accepted.
 	Audience []string `json:"audience,omitempty"`
 
 	// Clock leeway for exp and nbf. Default 30s.
@@ -58,10 +69,13 @@ type SessionJWT struct {
 	// The claim that names the user. Default sub.
 	UserClaim string `json:"user_claim,omitempty"`
 
-	// How often the JWKS is refreshed (default 1h), and the least time
-	// between refetches caused by tokens with an unknown kid (default 30s).
-	// A token whose key left the JWKS stops working at the next refresh.
-	JWKSRefresh        caddy.Duration `json:"jwks_refresh,omitempty"`
+	// How often the JWKS is refreshed. Default 1h. A token whose key left
+	// the JWKS stops working at the next refresh.
+	JWKSRefresh caddy.Duration `json:"jwks_refresh,omitempty"`
+
+	// The least time between refetches of the JWKS caused by tokens with an
+	// unknown kid, so that a flood of made-up kids is not a flood of
+	// fetches. Default 30s.
 	JWKSRefetchMinimum caddy.Duration `json:"jwks_refetch_minimum,omitempty"`
 
 	// How many verified tokens are cached (by SHA-256, until their exp).
@@ -71,7 +85,10 @@ type SessionJWT struct {
 
 // TokenSource is a cookie or a header that may carry the session token.
 type TokenSource struct {
+	// The cookie's name, such as __session.
 	Cookie string `json:"cookie,omitempty"`
+
+	// The header's name; Authorization takes the Bearer scheme.
 	Header string `json:"header,omitempty"`
 }
 
@@ -79,7 +96,11 @@ type TokenSource struct {
 // so that the display name and email come from the session, not from the
 // user. An empty value leaves the backend's field alone.
 type FillRule struct {
-	Path  string `json:"path"`
+	// The JSON path written, such as userName.
+	Path string `json:"path"`
+
+	// The placeholder written there, such as
+	// {http.zoom_signature.user.name}.
 	Value string `json:"value"`
 }
 

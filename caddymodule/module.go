@@ -160,16 +160,30 @@ type Handler struct {
 	// bytes. Default 65536 (64KiB).
 	MaxBody int64 `json:"max_body,omitempty"`
 
-	// JSON paths in the join config (inject mode), as dot-separated keys.
-	// Defaults: meetingNumber, role, signature; for sdk video, the session
-	// name comes from sessionName, and userIdentity and sessionKey are
-	// signed when present.
+	// Inject mode: the JSON path (dot-separated keys) of the meeting number
+	// in the join config. Default meetingNumber. It is written back
+	// normalised (digits only), in the JSON type it came in.
 	MeetingNumberField string `json:"meeting_number_field,omitempty"`
-	RoleField          string `json:"role_field,omitempty"`
-	SignatureField     string `json:"signature_field,omitempty"`
-	SessionNameField   string `json:"session_name_field,omitempty"`
-	UserIdentityField  string `json:"user_identity_field,omitempty"`
-	SessionKeyField    string `json:"session_key_field,omitempty"`
+
+	// Inject mode: the path of the role (0 or 1; missing means 0). Default
+	// role. A downgraded host join gets 0 written here.
+	RoleField string `json:"role_field,omitempty"`
+
+	// Inject mode: the path the signature is written to, replacing any
+	// value the backend sent. Default signature.
+	SignatureField string `json:"signature_field,omitempty"`
+
+	// Inject mode, sdk video: the path of the session name (tpc), which is
+	// required. Default sessionName.
+	SessionNameField string `json:"session_name_field,omitempty"`
+
+	// Inject mode, sdk video: the path of the user identity, signed as
+	// user_identity when present. Default userIdentity.
+	UserIdentityField string `json:"user_identity_field,omitempty"`
+
+	// Inject mode, sdk video: the path of the session key (a session
+	// passcode), signed as session_key when present. Default sessionKey.
+	SessionKeyField string `json:"session_key_field,omitempty"`
 
 	// Where the SDK key is written in the join config. Default sdkKey for
 	// sdk meeting, apiKey for websdk1, and nothing for video (the Video SDK
@@ -212,7 +226,8 @@ type Handler struct {
 
 	// Origins allowed to call the endpoint cross-origin (endpoint mode), such
 	// as https://app.example.com. Preflights from them are answered before
-	// authentication; there is no wildcard.
+	// authentication. * may stand for one or more subdomain labels
+	// (https://*.example.com), never for every origin.
 	CORSOrigins []string `json:"cors_origins,omitempty"`
 
 	// Demo signs with a built-in, clearly fake SDK key and secret when

@@ -14,11 +14,18 @@ import (
 // ZAKConfig fetches the host's ZAK from Zoom's REST API with a
 // Server-to-Server OAuth app, for role-1 joins that start the meeting.
 type ZAKConfig struct {
-	// The Server-to-Server OAuth app's credentials. Use placeholders such
-	// as {env.ZOOM_CLIENT_SECRET}; they are resolved when the config loads
-	// and never logged.
-	AccountID    string `json:"account_id,omitempty"`
-	ClientID     string `json:"client_id,omitempty"`
+	// The Server-to-Server OAuth app's account ID, such as
+	// {env.ZOOM_ACCOUNT_ID}; placeholders are resolved when the config
+	// loads.
+	AccountID string `json:"account_id,omitempty"`
+
+	// The Server-to-Server OAuth app's client ID, such as
+	// {env.ZOOM_CLIENT_ID}.
+	ClientID string `json:"client_id,omitempty"`
+
+	// The Server-to-Server OAuth app's client secret. Write it as
+	// {env.ZOOM_CLIENT_SECRET} or {file.*}, resolved when the config loads,
+	// never logged, and kept out of Caddy's saved config.
 	ClientSecret string `json:"client_secret,omitempty"`
 
 	// The Zoom user (ID or email) whose ZAK is fetched, as a placeholder.
@@ -29,10 +36,15 @@ type ZAKConfig struct {
 	// Where the ZAK is written in the join config. Default zak.
 	Field string `json:"field,omitempty"`
 
-	// Zoom's endpoints; change them for ZoomGov (https://zoomgov.com/oauth/token,
-	// https://api.zoomgov.com/v2) or tests.
+	// Zoom's OAuth token endpoint. Default https://zoom.us/oauth/token;
+	// https://zoomgov.com/oauth/token for ZoomGov. Absolute https (http only
+	// for loopback stand-ins).
 	OAuthURL string `json:"oauth_url,omitempty"`
-	APIURL   string `json:"api_url,omitempty"`
+
+	// Zoom's REST API base. Default https://api.zoom.us/v2;
+	// https://api.zoomgov.com/v2 for ZoomGov. Absolute https (http only for
+	// loopback stand-ins).
+	APIURL string `json:"api_url,omitempty"`
 
 	// How long a ZAK lives; it is refetched 5 minutes before. Default 2h.
 	Lifetime caddy.Duration `json:"lifetime,omitempty"`
