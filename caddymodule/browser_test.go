@@ -38,7 +38,7 @@ import (
 func browserNeeds(t *testing.T) (chromium, sdkDir string) {
 	t.Helper()
 	missing := func(what string) {
-		msg := what + " is missing; run `make test` (or `make browser sdk`) to install it"
+		msg := what + " is missing; run `go run ./cmd/testall` from the repository root to fetch and install it"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
@@ -178,6 +178,13 @@ const browserSite = `{
 	}
 }
 
+(backend) {
+	header Content-Type application/json
+	@host query role=1
+	respond @host ` + "`" + `{"meetingNumber":"857 4606 5432","role":1,"passWord":"","userName":"{http.auth.user.id}","leaveUrl":"/"}` + "`" + `
+	respond ` + "`" + `{"meetingNumber":"857 4606 5432","role":0,"passWord":"","userName":"{http.auth.user.id}","leaveUrl":"/"}` + "`" + `
+}
+
 http://:{PORT} {
 	basic_auth /api/join-config {
 		attendee {HASH}
@@ -192,10 +199,19 @@ http://:{PORT} {
 		require_zak_for_host
 	}
 	handle /api/join-config {
+		import backend
+	}
+	basic_auth /api/backend/join-config {
+		attendee {HASH}
+		host {HASH}
+	}
+	handle /api/backend/join-config {
+		import backend
+	}
+	handle_errors 401 {
+		header -Www-Authenticate
 		header Content-Type application/json
-		@host query role=1
-		respond @host ` + "`" + `{"meetingNumber":"857 4606 5432","role":1,"passWord":"","userName":"{http.auth.user.id}","leaveUrl":"/"}` + "`" + `
-		respond ` + "`" + `{"meetingNumber":"857 4606 5432","role":0,"passWord":"","userName":"{http.auth.user.id}","leaveUrl":"/"}` + "`" + `
+		respond ` + "`" + `{"errors":[{"code":"unauthenticated","property":"session","reason":"wrong user name or password"}]}` + "`" + ` 401
 	}
 	zoom_signature /api/signature {
 		mode endpoint
@@ -414,6 +430,78 @@ func TestBrowser(t *testing.T) {
 		open(t, base+"/")
 		if iso, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`self.crossOriginIsolated`)); err != nil || iso {
 			t.Fatalf("index.html: crossOriginIsolated %v %v", iso, err)
+		}
+	})
+
+	t.Run("the demo page shows the module's work", func(t *testing.T) {
+		open(t, base+"/")
+		submit := func(user, password string, host bool) {
+			t.Helper()
+			button := "get-attendee"
+			if host {
+				button = "get-host"
+			}
+			js := fmt.Sprintf(`(async () => {
+				const $ = id => document.getElementById(id);
+				$('user').value = %q; $('password').value = %q; $('status').textContent = '';
+				$(%q).click();
+				for (let i = 0; i < 400 && $('status').textContent === ''; i++) await new Promise(r => setTimeout(r, 25));
+				return $('status').textContent;
+			})()`, user, password, button)
+			if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise)); err != nil || got == "" {
+				t.Fatalf("submit: %q %v", got, err)
+			}
+		}
+		state := func() map[string]any {
+			t.Helper()
+			res, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(() => {
+				const vis = id => { const e = document.getElementById(id); const r = e.getBoundingClientRect();
+					return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden' && !e.hidden; };
+				return {status: document.getElementById('status').textContent, cls: document.getElementById('status').className,
+					backend: document.getElementById('backend').textContent, config: document.getElementById('config').textContent,
+					added: [...document.querySelectorAll('#config .added')].map(e => e.textContent.trim()).join(' '),
+					changed: [...document.querySelectorAll('#config .changed')].map(e => e.textContent.trim()).join(' '),
+					claims: document.getElementById('claims').textContent,
+					visible: ['status', 'backend', 'config', 'claims', 'signin'].every(vis)};
+			})()`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		// A wrong password: the page's own message, no browser prompt.
+		submit("attendee", "wrong", false)
+		if st := state(); st["cls"] != "error" || !strings.Contains(st["status"].(string), "wrong user name or password") {
+			t.Fatalf("wrong password: %v", st)
+		}
+		if h, err := chromedp.Run(ctx, chromedp.Evaluate[any](`(async () => (await fetch('/api/join-config',
+			{headers: {Authorization: 'Basic ' + btoa('attendee:wrong')}})).headers.get('www-authenticate'))()`, chromedp.EvalAwaitPromise)); err != nil || h != nil {
+			t.Fatalf("a 401 asks the browser for credentials: %v %v", h, err)
+		}
+		// Signed: what the backend sent beside what the module wrote.
+		submit("attendee", testPassword, false)
+		st := state()
+		if st["cls"] != "ok" || !strings.Contains(st["status"].(string), "Signed") || st["visible"] != true ||
+			!strings.Contains(st["backend"].(string), `"857 4606 5432"`) || !strings.Contains(st["added"].(string), `"signature"`) ||
+			!strings.Contains(st["changed"].(string), `"meetingNumber": "85746065432"`) ||
+			!strings.Contains(st["claims"].(string), "lifetime") || !strings.Contains(st["claims"].(string), `{"alg":"HS256","typ":"JWT"}`) {
+			t.Fatalf("signed: %v", st)
+		}
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil || len(shot) < 10_000 {
+			t.Fatalf("screenshot: %d bytes, %v", len(shot), err)
+		}
+		if dir := os.Getenv("ZS_SCREENSHOTS"); dir != "" {
+			_ = os.WriteFile(filepath.Join(dir, "demo-signed.png"), shot, 0o644)
+		}
+		// A refusal, in the error style, with its code.
+		submit("attendee", testPassword, true)
+		if st := state(); st["cls"] != "error" || !strings.Contains(st["status"].(string), "host_not_allowed") {
+			t.Fatalf("attendee as host: %v", st)
+		}
+		if dir := os.Getenv("ZS_SCREENSHOTS"); dir != "" {
+			shot, _ = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			_ = os.WriteFile(filepath.Join(dir, "demo-refused.png"), shot, 0o644)
 		}
 	})
 

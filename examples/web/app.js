@@ -1,64 +1,99 @@
-// Demo frontend: fetch the join config through Caddy, show what came back,
-// and optionally join with the Zoom Meeting SDK (Client View) from Zoom's CDN.
+// Demo frontend: fetch the join config through Caddy, show what the backend
+// sent beside what the module wrote, decode the signature, and optionally
+// join with the Zoom Meeting SDK (Client View) from Zoom's CDN.
 'use strict';
 
 const SDK_VERSION = '6.2.0'; // the Client View build on source.zoom.us; the same version make sdk fetches
+const DEMO_KEY = 'DEMOxNOTxAxREALxSDKxKEY';
 let current = null;
 
-function user() {
-  return document.querySelector('input[name=user]:checked').value;
+const SDK_ERRORS = window.ZS_SDK_ERRORS; // sdk-errors.js
+
+const $ = id => document.getElementById(id);
+const auth = () => 'Basic ' + btoa($('user').value + ':' + $('password').value);
+
+async function getJSON(url) {
+  const res = await fetch(url, { headers: { Authorization: auth() }, cache: 'no-store' });
+  let body;
+  try { body = await res.json(); } catch { body = { errors: [{ code: 'not_json', reason: 'the answer was not JSON (HTTP ' + res.status + ')' }] }; }
+  return { res, body };
+}
+
+function setStatus(el, text, cls) {
+  el.textContent = text;
+  el.className = cls;
 }
 
 async function fetchConfig(role) {
-  const url = '/api/join-config' + (role === 1 ? '?role=1' : '');
-  const auth = 'Basic ' + btoa(user() + ':' + document.getElementById('password').value);
-  const status = document.getElementById('status');
-  let res, body;
+  const q = role === 1 ? '?role=1' : '';
+  let signed, sent;
   try {
-    res = await fetch(url, { headers: { Authorization: auth }, cache: 'no-store' });
-    body = await res.json();
+    [signed, sent] = await Promise.all([getJSON('/api/join-config' + q), getJSON('/api/backend/join-config' + q)]);
   } catch (e) {
-    status.textContent = 'The request failed: ' + e;
-    status.className = 'bad';
+    setStatus($('status'), 'The request failed: ' + e, 'error');
     return;
   }
-  document.getElementById('config').textContent = JSON.stringify(body, null, 2);
-  if (!res.ok) {
-    const err = (body.errors || [])[0] || {};
-    status.textContent = res.status + ' ' + (err.code || '') + ': ' + (err.reason || 'refused');
-    status.className = 'bad';
-    current = null;
-    showClaims(null);
-    document.getElementById('join').disabled = true;
+  $('backend').textContent = sent.res.ok ? JSON.stringify(sent.body, null, 2) : '';
+  showConfig(sent.res.ok && signed.res.ok ? sent.body : null, signed.body);
+  current = null;
+  $('join').disabled = true;
+  showClaims(null);
+  if (!signed.res.ok) {
+    const err = (signed.body.errors || [])[0] || {};
+    setStatus($('status'), 'Refused, ' + signed.res.status + ' ' + (err.code || '') + ': ' + (err.reason || ''), 'error');
     return;
   }
-  status.textContent = res.status + ': signed for ' + user() + ' with role ' + body.role;
-  status.className = 'ok';
-  current = body;
-  showClaims(body.signature);
-  document.getElementById('join').disabled = false;
+  const b = signed.body;
+  const asked = sent.res.ok ? Number(sent.body.role) : role;
+  const downgraded = asked === 1 && b.role === 0;
+  setStatus($('status'), downgraded
+    ? 'Signed, downgraded: role 1 was asked, role 0 was granted.'
+    : 'Signed for ' + $('user').value + ' with role ' + b.role + (b.zak ? ', with the host\'s ZAK' : '') + '.', 'ok');
+  $('demo-key').hidden = b.sdkKey !== DEMO_KEY;
+  current = b;
+  showClaims(b.signature);
+  $('join').disabled = false;
 }
 
-function decodeClaims(jwt) {
-  const part = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-  const text = atob(part + '='.repeat((4 - part.length % 4) % 4));
+// showConfig writes the module's JSON, marking what it added or changed.
+function showConfig(sent, signed) {
+  const pre = $('config');
+  pre.replaceChildren();
+  const lines = JSON.stringify(signed, null, 2).split('\n');
+  for (const line of lines) {
+    const span = document.createElement('span');
+    span.textContent = line + '\n';
+    const m = /^  "([^"]+)": (.*?),?$/.exec(line);
+    if (sent && m) {
+      if (!(m[1] in sent)) span.className = 'added';
+      else if (JSON.stringify(sent[m[1]]) !== m[2]) span.className = 'changed';
+    }
+    pre.appendChild(span);
+  }
+}
+
+function decodePart(part) {
+  const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+  const text = atob(b64 + '='.repeat((4 - b64.length % 4) % 4));
   return JSON.parse(new TextDecoder().decode(Uint8Array.from(text, c => c.charCodeAt(0))));
 }
 
 function showClaims(jwt) {
-  const table = document.getElementById('claims');
+  const table = $('claims');
   table.replaceChildren();
   if (!jwt) return;
-  const claims = decodeClaims(jwt);
+  const [h, p] = jwt.split('.');
+  const row = (k, v) => { const tr = table.insertRow(); tr.insertCell().textContent = k; tr.insertCell().textContent = v; };
+  row('header', JSON.stringify(decodePart(h)));
+  const claims = decodePart(p);
   for (const [k, v] of Object.entries(claims)) {
-    const tr = table.insertRow();
-    tr.insertCell().textContent = k;
     let text = JSON.stringify(v);
-    if (['iat', 'exp', 'tokenExp'].includes(k)) {
-      const d = new Date(v * 1000);
-      text += '  (' + d.toISOString() + (k !== 'iat' ? ', in ' + Math.round((d - Date.now()) / 60000) + ' min' : '') + ')';
-    }
-    tr.insertCell().textContent = text;
+    if (['iat', 'exp', 'tokenExp'].includes(k)) text += '  (' + new Date(v * 1000).toLocaleString() + ')';
+    row(k, text);
+  }
+  if (claims.exp && claims.iat) {
+    const min = Math.round((claims.exp - claims.iat) / 60);
+    row('lifetime', Math.floor(min / 60) + ' h ' + (min % 60) + ' min (iat is back-dated for clock skew)');
   }
 }
 
@@ -72,6 +107,12 @@ function loadScript(src) {
   });
 }
 
+function joinFailed(e) {
+  const code = e && (e.errorCode || e.code);
+  setStatus($('join-status'), 'join() failed: ' + (code || '') + ' ' + ((e && (e.reason || e.errorMessage)) || String(e)) +
+    (SDK_ERRORS[code] ? ' ' + SDK_ERRORS[code] : ''), 'error');
+}
+
 // Client View from Zoom's CDN; needs a real SDK key and secret in Caddy.
 async function join() {
   if (!current) return;
@@ -83,25 +124,23 @@ async function join() {
   const { ZoomMtg } = window;
   ZoomMtg.preLoadWasm();
   ZoomMtg.prepareWebSDK();
-  document.getElementById('zmmtg-root').style.display = 'block';
+  $('zmmtg-root').style.display = 'block';
   ZoomMtg.init({
     leaveUrl: current.leaveUrl || location.href,
     success: () => ZoomMtg.join({
       signature: current.signature,
-      sdkKey: current.sdkKey,
       meetingNumber: current.meetingNumber,
       passWord: current.passWord || '',
-      userName: current.userName || user(),
+      userName: current.userName || $('user').value,
       zak: current.zak || '',
-      success: () => {},
-      error: e => { document.getElementById('status').textContent = 'join failed: ' + JSON.stringify(e); },
+      success: () => setStatus($('join-status'), 'Joined.', 'ok'),
+      error: joinFailed,
     }),
-    error: e => { document.getElementById('status').textContent = 'init failed: ' + JSON.stringify(e); },
+    error: joinFailed,
   });
 }
 
-document.getElementById('get-attendee').onclick = () => fetchConfig(0);
-document.getElementById('get-host').onclick = () => fetchConfig(1);
-document.getElementById('join').onclick = () => join().catch(e => {
-  document.getElementById('status').textContent = String(e);
-});
+window.zsDemo = { fetchConfig, SDK_ERRORS };
+$('signin').onsubmit = e => { e.preventDefault(); fetchConfig(0); };
+$('get-host').onclick = () => fetchConfig(1);
+$('join').onclick = () => join().catch(joinFailed);

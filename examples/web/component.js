@@ -43,10 +43,11 @@ function show(out) {
   if (out.status !== 200) {
     const err = ((out.config || {}).errors || [])[0] || {};
     status.textContent = out.status + ' ' + (err.code || '') + ': ' + (err.reason || '');
-    status.className = 'bad';
+    status.className = 'error';
   } else if (out.join) {
-    status.textContent = out.join.ok ? 'Joined.' : 'join() failed: ' + out.join.errorCode + ' ' + out.join.reason;
-    status.className = out.join.ok ? 'ok' : 'bad';
+    const why = (window.ZS_SDK_ERRORS || {})[out.join.errorCode];
+    status.textContent = out.join.ok ? 'Joined.' : 'join() failed: ' + out.join.errorCode + ' ' + out.join.reason + (why ? ' ' + why : '');
+    status.className = out.join.ok ? 'ok' : 'error';
   } else {
     status.textContent = 'Signed; joining...';
     status.className = 'ok';
