@@ -365,7 +365,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	secret := repl.ReplaceAll(h.SDKSecret, "")
 	if h.Demo != nil && (key == "" || secret == "") {
 		key, secret = demoKey, demoSecret
-		h.logger.Warn("demo: signing with a fake SDK key and secret, whose tokens join no real meeting; set the variables sdk_key and sdk_secret name to sign for real",
+		h.logger.Warn("demo: signing with a fake SDK key and secret, whose tokens join no real meeting; to sign for real, set what sdk_key and sdk_secret name",
 			zap.String("sdk_key", h.SDKKey), zap.String("sdk_secret", h.SDKSecret))
 		if h.Demo.URL != "" {
 			h.logger.Info("demo: open the demo page", zap.String("url", h.Demo.URL))
