@@ -288,15 +288,7 @@ func (c *instance) replayCase(t *testing.T, dc diffCase, port string) ourAnswer 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	leakWatch.Lock()
-	leakWatch.seen.Write(b)
-	var sig struct {
-		Signature string `json:"signature"`
-	}
-	if json.Unmarshal(b, &sig) == nil && sig.Signature != "" {
-		leakWatch.tokens = append(leakWatch.tokens, sig.Signature)
-	}
-	leakWatch.Unlock()
+	watchResponse(b, resp.Header)
 	return ourAnswer{status: resp.StatusCode, hdr: resp.Header, body: b, sentAt: sent}
 }
 

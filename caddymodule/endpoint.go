@@ -60,11 +60,10 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.writeRefusal(w, r, p, err)
 	}
-	res, err := h.join.Sign(r.Context(), p, ask)
+	res, err := h.sign(r, p, ask)
 	if err != nil {
 		return h.writeRefusal(w, r, p, err)
 	}
-	h.warn(p, res.Credentials.Warnings)
 
 	// The body was parsed into copies, so its buffer can hold the answer.
 	buf.Reset()

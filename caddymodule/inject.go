@@ -66,11 +66,10 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	if err != nil {
 		return h.writeRefusal(w, r, p, err)
 	}
-	res, err := h.join.Sign(r.Context(), p, ask)
+	res, err := h.sign(r, p, ask)
 	if err != nil {
 		return h.writeRefusal(w, r, p, err)
 	}
-	h.warn(p, res.Credentials.Warnings)
 
 	out := bufPool.Get().(*bytes.Buffer)
 	out.Reset()
@@ -103,6 +102,16 @@ func callNext(next caddyhttp.Handler, rec *recorder, r *http.Request) (err error
 		}
 	}()
 	return next.ServeHTTP(rec, r), false
+}
+
+// sign runs the join core on what is asked, and logs what did not stop the
+// join (a host join signed without a ZAK).
+func (h *Handler) sign(r *http.Request, p join.Principal, ask join.Ask) (join.Result, *problem.Error) {
+	res, err := h.join.Sign(r.Context(), p, ask)
+	if err == nil {
+		h.warn(p, res.Credentials.Warnings)
+	}
+	return res, err
 }
 
 // prepareBackendRequest makes the backend answer with a complete, plain

@@ -480,19 +480,21 @@ http://127.0.0.1:%d {
 // the refusal says how long, and Zoom is not asked again meanwhile.
 func TestReliabilityZoomRateLimits(t *testing.T) {
 	z := newZoomFake(t)
-	c := startCaddy(t, `
+	site := `
 	basic_auth /z/* {
 		host {HASH}
 	}
 	zoom_signature /z/* {
-		sdk_key `+testKey+`
+		sdk_key ` + testKey + `
 		sdk_secret {env.ZS_TEST_SECRET}
 		host_when any
-		`+strings.ReplaceAll(zakBlock, "{ZOOM}", z.URL)+`
+		` + strings.ReplaceAll(zakBlock, "{ZOOM}", z.URL) + `
 		require_zak_for_host
 	}
 	reverse_proxy {BACKEND}
-`, newBackend(t).URL)
+`
+	backend := newBackend(t).URL
+	c := startCaddy(t, site, backend)
 	for _, tc := range []struct {
 		name string
 		h    http.Header
@@ -524,19 +526,7 @@ func TestReliabilityZoomRateLimits(t *testing.T) {
 		})
 		// Each case holds "host" for hours; a new config starts with an
 		// empty cache, so the next case starts from nothing.
-		c = startCaddy(t, `
-	basic_auth /z/* {
-		host {HASH}
-	}
-	zoom_signature /z/* {
-		sdk_key `+testKey+`
-		sdk_secret {env.ZS_TEST_SECRET}
-		host_when any
-		`+strings.ReplaceAll(zakBlock, "{ZOOM}", z.URL)+`
-		require_zak_for_host
-	}
-	reverse_proxy {BACKEND}
-`, newBackend(t).URL)
+		c = startCaddy(t, site, backend)
 	}
 }
 
