@@ -231,7 +231,7 @@ func BenchmarkParseMeetingRequest(b *testing.B) {
 func FuzzParseRequests(f *testing.F) {
 	for _, s := range []string{`{"meetingNumber":"85746065432","role":0}`, `{}`, `[]`, `{"role":"0x1"}`,
 		`{"sessionName":"Café","role":1,"geoRegions":["US"," DE"]}`, `{"meetingNumber":8.5746065432e10,"role":"1abc"}`, `5`, ``,
-		`{"role":` + strings.Repeat("[", 100_000) + `}`, strings.Repeat(`{"a":`, 70) + `0` + strings.Repeat("}", 70)} {
+		`{"role":` + strings.Repeat("[", 200) + `}`, strings.Repeat(`{"a":`, 70) + `0` + strings.Repeat("}", 70)} {
 		f.Add([]byte(s))
 	}
 	s, _ := NewSigner("key", "secret")
