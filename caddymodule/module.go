@@ -258,6 +258,7 @@ type Handler struct {
 	// guarded are the join-config paths the module reads or writes, which
 	// must not appear twice.
 	guarded  []string
+	sampled  *sampler
 	minted   [2]prometheus.Counter
 	duration prometheus.Observer
 }
@@ -311,6 +312,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
+	h.sampled = newSampler(func() time.Time { return h.now() })
 	if err := h.checkModeOptions(); err != nil {
 		return err
 	}

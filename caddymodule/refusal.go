@@ -3,6 +3,8 @@ package caddymodule
 import (
 	"net/http"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -137,6 +139,11 @@ func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, p join.Pr
 		level = zapcore.ErrorLevel
 	}
 	if ce := h.logger.Check(level, "refused"); ce != nil {
+		ok, dropped := h.sampled.allow(code)
+		if !ok {
+			h.metricRefusal(st, code) // counted, not logged
+			return nil
+		}
 		fields := []zap.Field{
 			// Matches the access log's line when it appends the same
 			// placeholder (log_append request_id {http.request.uuid}).
@@ -153,10 +160,64 @@ func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, p join.Pr
 		if p.ID != "" {
 			fields = append(fields, zap.String("user", p.ID))
 		}
+		if dropped > 0 {
+			fields = append(fields, zap.Int("suppressed", dropped))
+		}
 		ce.Write(fields...)
 	}
 	h.metricRefusal(st, code)
 	return nil
+}
+
+// Refusal lines are sampled per code: a flood of one refusal (a script
+// posting oversized bodies, a backend answering garbage) would otherwise
+// write a line per request, tens of megabytes a minute. The metrics count
+// every refusal all the same.
+const (
+	sampleWindow  = time.Second
+	samplePerCode = 10
+)
+
+// sampler lets the first samplePerCode refusal lines of each code through
+// every sampleWindow and counts the rest; the next line of that code that
+// gets through says how many were left out.
+type sampler struct {
+	now   func() time.Time
+	mu    sync.Mutex
+	codes map[string]*sampleState // keys are the project's own codes, a bounded set
+}
+
+type sampleState struct {
+	start   time.Time
+	n       int
+	dropped int
+}
+
+func newSampler(now func() time.Time) *sampler {
+	return &sampler{now: now, codes: map[string]*sampleState{}}
+}
+
+// allow says whether a line of code is written, and how many of its lines
+// were left out since the last one that was.
+func (s *sampler) allow(code string) (bool, int) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.codes[code]
+	if st == nil {
+		st = &sampleState{start: now}
+		s.codes[code] = st
+	}
+	if now.Sub(st.start) >= sampleWindow {
+		st.start, st.n = now, 0
+	}
+	if st.n++; st.n > samplePerCode {
+		st.dropped++
+		return false, 0
+	}
+	dropped := st.dropped
+	st.dropped = 0
+	return true, dropped
 }
 
 // requestID is {http.request.uuid}, which Caddy makes once per request.

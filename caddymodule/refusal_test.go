@@ -1,7 +1,12 @@
 package caddymodule
 
 import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
@@ -78,5 +83,73 @@ func TestStatusTable(t *testing.T) {
 	}
 	if len(statusOf) != 43 {
 		t.Errorf("the table has %d codes and this test 43: add the new code here", len(statusOf))
+	}
+}
+
+func TestSampler(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	s := newSampler(func() time.Time { return now })
+	for i := range samplePerCode {
+		if ok, dropped := s.allow("a"); !ok || dropped != 0 {
+			t.Fatalf("line %d: %v %d", i, ok, dropped)
+		}
+	}
+	for range 25 {
+		if ok, _ := s.allow("a"); ok {
+			t.Fatal("a line past the per-code budget was let through")
+		}
+	}
+	if ok, _ := s.allow("b"); !ok {
+		t.Fatal("another code shares the budget")
+	}
+	now = now.Add(sampleWindow)
+	if ok, dropped := s.allow("a"); !ok || dropped != 25 {
+		t.Fatalf("next window: %v, %d dropped reported, want 25", ok, dropped)
+	}
+	if _, dropped := s.allow("a"); dropped != 0 {
+		t.Fatalf("the count was reported twice: %d", dropped)
+	}
+}
+
+// A flood of one refusal does not flood the log; every refusal is still
+// counted.
+func TestRefusalFloodSampled(t *testing.T) {
+	c := startCaddy(t, endpointSite, "")
+	series := `caddy_zoom_signature_refusals_total{code="body_too_large"}`
+	before := c.metricValue(t, series)
+	big := strings.Repeat("x", 200)
+	const flood = 60
+	for range flood {
+		if r := c.do("POST", "/ep/small", "attendee", big); r.status != 413 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+	}
+	if got := c.metricValue(t, series) - before; got != flood {
+		t.Fatalf("counted %v refusals, want %d", got, flood)
+	}
+	lines := func() (n, suppressed int) {
+		data, _ := os.ReadFile(c.logPath)
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			var m map[string]any
+			if json.Unmarshal(line, &m) == nil && m["msg"] == "refused" && m["code"] == "body_too_large" {
+				n++
+				if s, ok := m["suppressed"].(float64); ok {
+					suppressed += int(s)
+				}
+			}
+		}
+		return n, suppressed
+	}
+	time.Sleep(sampleWindow) // into the next window
+	c.do("POST", "/ep/small", "attendee", big)
+	var n, suppressed int
+	for range 50 { // the log file is written asynchronously
+		if n, suppressed = lines(); n > 0 && n+suppressed == flood+1 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n >= flood || n+suppressed != flood+1 {
+		t.Fatalf("%d lines and %d suppressed for %d refusals", n, suppressed, flood+1)
 	}
 }
