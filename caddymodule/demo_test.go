@@ -105,7 +105,7 @@ func TestDemoSecretsStayOutOfSavedConfig(t *testing.T) {
 			if err := os.WriteFile(cfgPath, []byte(strings.ReplaceAll(string(data), "8080", fmt.Sprint(port))), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			var stderr bytes.Buffer
+			var stderr lockedBuffer
 			cmd := exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 			cmd.Dir = ".." // the demo serves examples/web from the repository root
 			cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir,
