@@ -18,13 +18,24 @@ import (
 
 const hex = "0123456789abcdef"
 
+// special marks the bytes Append looks at twice: the ones JSON escapes, and
+// 0xED, which leads a surrogate's WTF-8 form. One table load a byte keeps
+// the loop as fast as it was with three comparisons.
+var special = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'], t[0xed] = true, true, true
+	return t
+}()
+
 // Append appends s to b as a JSON string.
 func Append(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != 0xed {
+		if !special[c] {
 			continue
 		}
 		if c == 0xed {
