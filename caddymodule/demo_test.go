@@ -177,6 +177,21 @@ func TestDemoSecretsStayOutOfSavedConfig(t *testing.T) {
 	}
 }
 
+func TestPlaceholdersOnly(t *testing.T) {
+	for v, want := range map[string]string{
+		"{env.ZOOM_SDK_SECRET}":       "{env.ZOOM_SDK_SECRET}",
+		"{file./run/secrets/zoom}":    "{file./run/secrets/zoom}",
+		"a-literal-secret":            "[written into the config]",
+		"{env.A}literal":              "[written into the config]",
+		"{not a placeholder}":         "[written into the config]",
+		"prefix{env.ZOOM_SDK_SECRET}": "[written into the config]",
+	} {
+		if got := placeholdersOnly(v); got != want {
+			t.Errorf("placeholdersOnly(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
+
 // A secret written literally, or resolved when the Caddyfile is read,
 // lands in the saved config: the module says so at load.
 func TestLiteralSecretWarns(t *testing.T) {

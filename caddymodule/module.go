@@ -276,6 +276,15 @@ const (
 	demoSecret = "demo-secret-not-a-real-zoom-secret"
 )
 
+// placeholdersOnly shows a credential's config value only when it is a
+// placeholder, such as {env.ZOOM_SDK_SECRET}: a literal one is the secret.
+func placeholdersOnly(v string) string {
+	if strings.HasPrefix(v, "{") && strings.HasSuffix(v, "}") && !strings.ContainsAny(v[1:len(v)-1], "{} ") {
+		return v
+	}
+	return "[written into the config]"
+}
+
 // warnLiteralSecret warns about a secret written into the config itself:
 // a literal, or a {$VAR} the Caddyfile adapter resolved, which both end up
 // in Caddy's saved config (autosave.json, the admin API's GET /config/).
@@ -368,7 +377,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Demo != nil && (key == "" || secret == "") {
 		key, secret = demoKey, demoSecret
 		h.logger.Warn("demo: signing with a fake SDK key and secret, whose tokens join no real meeting; to sign for real, set what sdk_key and sdk_secret name",
-			zap.String("sdk_key", h.SDKKey), zap.String("sdk_secret", h.SDKSecret))
+			zap.String("sdk_key", placeholdersOnly(h.SDKKey)), zap.String("sdk_secret", placeholdersOnly(h.SDKSecret)))
 		if h.Demo.URL != "" {
 			h.logger.Info("demo: open the demo page", zap.String("url", h.Demo.URL))
 		}
@@ -518,7 +527,11 @@ func checkServiceURL(option, raw, example string) error {
 		return nil
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") {
+	if err == nil && u.User != nil {
+		// Not echoed: the user info may be a password.
+		return fmt.Errorf("%s carries user info (user:password@); remove it, the credentials go in their own options", option)
+	}
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Errorf("%s %q is not an absolute https URL; write it in full, such as %s", option, raw, example)
 	}
 	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {

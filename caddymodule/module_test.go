@@ -66,6 +66,9 @@ func TestServiceURLs(t *testing.T) {
 			t.Errorf("%q: %v, want ok=%v", raw, err, ok)
 		}
 	}
+	if err := checkServiceURL("api_url", "https://user:hunter2@zoom.us/v2", ""); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("user info: %v", err)
+	}
 	// A placeholder is checked once resolved.
 	t.Setenv("ZS_API", "http://api.zoom.us/v2")
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
