@@ -522,11 +522,12 @@ func (v *Verifier) noteJWKSError(_ context.Context, err error) {
 
 // jwksState says truthfully why there are no keys to verify with.
 func (v *Verifier) jwksState() string {
+	// The URL stays out: the reason reaches clients.
 	if v.keys.empty.Load() {
-		return "the issuer's JWK set at " + v.cfg.JWKSURL + " holds no keys, so no session can be verified; the issuer must publish its signing keys"
+		return "the issuer's JWK set holds no keys, so no session can be verified; the issuer must publish its signing keys"
 	}
 	if cause, _ := v.jwksErr.Load().(string); cause != "" {
-		return "the signing keys (JWKS) at " + v.cfg.JWKSURL + " could not be fetched: " + cause + "; check the jwks URL, or try again shortly"
+		return "the signing keys (JWKS) could not be fetched: " + cause + "; check the jwks URL, or try again shortly"
 	}
 	return "the signing keys (JWKS) could not be fetched yet; try again shortly"
 }
