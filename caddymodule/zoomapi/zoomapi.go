@@ -54,11 +54,14 @@ type Config struct {
 
 	HTTPClient *http.Client
 	Now        func() time.Time
-	// Cache keeps the ZAKs and the rate-limit holds; default an in-memory
-	// one.
+	// Cache keeps the ZAKs, the meeting lookups and the rate-limit holds;
+	// default an in-memory one.
 	Cache state.Cache
-	// OnFetch is told about every call to Zoom, kind "oauth" or "zak", for
-	// metrics. It never sees a token.
+	// MeetingTTL is how long a meeting lookup is kept. Default
+	// DefaultMeetingTTL.
+	MeetingTTL time.Duration
+	// OnFetch is told about every call to Zoom, kind "oauth", "zak" or
+	// "meeting", for metrics. It never sees a token.
 	OnFetch func(kind string, err error)
 }
 
@@ -114,6 +117,9 @@ func New(c Config) (*Client, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.MeetingTTL <= 0 {
+		c.MeetingTTL = DefaultMeetingTTL
+	}
 	if c.Cache == nil {
 		c.Cache = state.NewMemory(c.Now, 0)
 	}
@@ -165,51 +171,27 @@ func (c *Client) ZAK(ctx context.Context, user string) (string, *problem.Error) 
 }
 
 func (c *Client) fetchZAK(ctx context.Context, key, user string) (string, *problem.Error) {
-	for attempt := 0; ; attempt++ {
-		c.mu.Lock()
-		ts := c.ts
-		c.mu.Unlock()
-		access, err := ts.Token()
-		if err != nil {
-			return "", zoomError(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+oauthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
+	status, body, retryAfter, perr := c.call(ctx, "zak", "/users/"+url.PathEscape(user)+"/token?type=zak")
+	if perr != nil {
+		return "", perr
+	}
+	switch status {
+	case http.StatusOK:
+		var out struct {
+			Token string `json:"token"`
 		}
-		status, body, retryAfter, err := c.get(ctx, access.AccessToken, user)
-		if err != nil {
-			return "", zoomError(CodeAPI, "Zoom's API could not be reached; try again shortly")
+		if json.Unmarshal(body, &out) != nil || out.Token == "" {
+			return "", zoomError(CodeAPIAnswer, "Zoom's API answered without a token; try again shortly")
 		}
-		switch status {
-		case http.StatusOK:
-			var out struct {
-				Token string `json:"token"`
-			}
-			if json.Unmarshal(body, &out) != nil || out.Token == "" {
-				return "", zoomError(CodeAPIAnswer, "Zoom's API answered without a token; try again shortly")
-			}
-			return out.Token, nil
-		case http.StatusUnauthorized:
-			if attempt == 0 {
-				// The access token was revoked or expired early: get a new
-				// one, once, and retry.
-				c.mu.Lock()
-				if c.ts == ts {
-					c.ts = c.newTokenSource()
-				}
-				c.mu.Unlock()
-				continue
-			}
-			return "", zoomError(CodeOAuth, "Zoom's API refused a fresh access token ("+zoomCode(status, body)+"); check the app's scopes (user:read:token:admin, or user:read:zak)")
-		case http.StatusNotFound:
-			return "", zoomError(CodeUserNotFound, "Zoom has no user "+strconv.Quote(user)+" in this account ("+zoomCode(status, body)+"); check the zak user mapping")
-		case http.StatusTooManyRequests:
-			d := retryAfter
-			if d <= 0 {
-				d = time.Second
-			}
-			c.cache.Hold(key, c.cfg.Now().Add(d))
-			return "", rateLimited(d)
-		default:
-			return "", zoomError(CodeAPIAnswer, "Zoom's API did not issue the ZAK ("+zoomCode(status, body)+"); try again shortly, or check the app's scopes")
-		}
+		return out.Token, nil
+	case http.StatusNotFound:
+		return "", zoomError(CodeUserNotFound, "Zoom has no user "+strconv.Quote(user)+" in this account ("+zoomCode(status, body)+"); check the zak user mapping")
+	case http.StatusTooManyRequests:
+		d := max(retryAfter, time.Second)
+		c.cache.Hold(key, c.cfg.Now().Add(d))
+		return "", rateLimited(d)
+	default:
+		return "", zoomError(CodeAPIAnswer, "Zoom's API did not issue the ZAK ("+zoomCode(status, body)+"); try again shortly, or check the app's scopes")
 	}
 }
 
@@ -217,9 +199,39 @@ func rateLimited(d time.Duration) *problem.Error {
 	return zoomError(CodeRateLimited, "Zoom rate-limited ZAK requests for this user; try again in "+max(d, time.Second).Round(time.Second).String())
 }
 
-func (c *Client) get(ctx context.Context, access, user string) (int, []byte, time.Duration, error) {
-	u := c.cfg.APIURL + "/users/" + url.PathEscape(user) + "/token?type=zak"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+// call GETs path from Zoom's API with the account's access token. A 401
+// (a token revoked or expired early) gets a fresh token and one retry; the
+// status it returns is the answer's, for the caller to read, and an error
+// only when no answer could be had.
+func (c *Client) call(ctx context.Context, kind, path string) (int, []byte, time.Duration, *problem.Error) {
+	for attempt := 0; ; attempt++ {
+		c.mu.Lock()
+		ts := c.ts
+		c.mu.Unlock()
+		access, err := ts.Token()
+		if err != nil {
+			return 0, nil, 0, zoomError(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+oauthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
+		}
+		status, body, retryAfter, err := c.get(ctx, kind, access.AccessToken, path)
+		if err != nil {
+			return 0, nil, 0, zoomError(CodeAPI, "Zoom's API could not be reached; try again shortly")
+		}
+		if status != http.StatusUnauthorized {
+			return status, body, retryAfter, nil
+		}
+		if attempt > 0 {
+			return 0, nil, 0, zoomError(CodeOAuth, "Zoom's API refused a fresh access token ("+zoomCode(status, body)+"); check the app's scopes (user:read:token:admin, or user:read:zak; meeting:read:meeting:admin for meeting lookups)")
+		}
+		c.mu.Lock()
+		if c.ts == ts {
+			c.ts = c.newTokenSource()
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *Client) get(ctx context.Context, kind, access, path string) (int, []byte, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.APIURL+path, nil)
 	if err != nil {
 		return 0, nil, 0, err
 	}
@@ -231,7 +243,7 @@ func (c *Client) get(ctx context.Context, access, user string) (int, []byte, tim
 		if err == nil && resp.StatusCode != http.StatusOK {
 			ferr = fmt.Errorf("status %d", resp.StatusCode)
 		}
-		c.cfg.OnFetch("zak", ferr)
+		c.cfg.OnFetch(kind, ferr)
 	}
 	if err != nil {
 		return 0, nil, 0, err

@@ -31,6 +31,8 @@ type Server struct {
 	tokens    map[string]bool
 	issued    []string          // every access token, revoked or not
 	zaks      map[string]string // last ZAK issued per user
+	meetings  map[string]Meeting
+	mtgCalls  map[string]int
 	failOAuth bool
 	echo      bool
 	rateLimit int // Retry-After seconds, 0 for none
@@ -43,6 +45,7 @@ func New(users ...string) *Server {
 	s := &Server{
 		AccountID: "acct-" + randHex(4), ClientID: "client-" + randHex(4), ClientSecret: "s2s-secret-" + randHex(8),
 		users: map[string]bool{}, zakCalls: map[string]int{}, tokens: map[string]bool{}, zaks: map[string]string{}, expiresIn: 3599,
+		meetings: map[string]Meeting{}, mtgCalls: map[string]int{},
 	}
 	for _, u := range users {
 		s.users[u] = true
@@ -50,6 +53,8 @@ func New(users ...string) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth/token", s.token)
 	mux.HandleFunc("GET /v2/users/{user}/token", s.userToken)
+	mux.HandleFunc("GET /v2/meetings/{id}", s.meeting(false))
+	mux.HandleFunc("GET /v2/webinars/{id}", s.meeting(true))
 	s.Server = httptest.NewServer(mux)
 	return s
 }
@@ -168,6 +173,74 @@ func (s *Server) userToken(w http.ResponseWriter, r *http.Request) {
 	zak := "eyJ6bV9za20iOiJ6bV9vMm0iLCJ0eXAiOiJKV1QifQ." + base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + randHex(16)
 	s.zaks[user] = zak
 	writeJSON(w, http.StatusOK, map[string]any{"token": zak})
+}
+
+// Meeting is a meeting or webinar of the fake's account.
+type Meeting struct {
+	Webinar  bool
+	Passcode string
+	// Approval is settings.approval_type: 0 and 1 require registration,
+	// 2 (the default for meetings without registration) does not.
+	Approval int
+}
+
+// AddMeeting puts a meeting (or webinar) into the account.
+func (s *Server) AddMeeting(id string, m Meeting) {
+	s.mu.Lock()
+	s.meetings[id] = m
+	s.mu.Unlock()
+}
+
+// MeetingCalls counts the lookups of id, meetings and webinars both.
+func (s *Server) MeetingCalls(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mtgCalls[id]
+}
+
+// meeting answers GET /meetings/{id} or /webinars/{id} in Zoom's shapes:
+// 300 for a number that is not one, 3001 for one the account does not
+// have (as a meeting, or as a webinar), and the object with its password
+// and settings.approval_type.
+func (s *Server) meeting(webinar bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.mtgCalls[id]++
+		auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !s.tokens[auth] {
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 124, "message": "Invalid access token."})
+			return
+		}
+		if s.limitHdr != nil || s.rateLimit > 0 {
+			for k, v := range s.limitHdr {
+				w.Header()[k] = v
+			}
+			if s.rateLimit > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(s.rateLimit))
+			}
+			writeJSON(w, http.StatusTooManyRequests, map[string]any{"code": 429, "message": "You have reached the maximum per-second rate limit for this API. Try again later."})
+			return
+		}
+		if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 300, "message": "Invalid meeting id."})
+			return
+		}
+		m, ok := s.meetings[id]
+		if !ok || m.Webinar != webinar {
+			what := "Meeting"
+			if webinar {
+				what = "Webinar"
+			}
+			writeJSON(w, http.StatusNotFound, map[string]any{"code": 3001, "message": what + " does not exist: " + id + "."})
+			return
+		}
+		n, _ := strconv.ParseInt(id, 10, 64)
+		writeJSON(w, http.StatusOK, map[string]any{"id": n, "topic": "Team sync", "type": 2, "password": m.Passcode,
+			"join_url": "https://us02web.zoom.us/j/" + id + "?pwd=" + randHex(16),
+			"settings": map[string]any{"approval_type": m.Approval}})
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

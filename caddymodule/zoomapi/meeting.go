@@ -1,0 +1,113 @@
+package zoomapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
+)
+
+// MeetingInfo is what Zoom's API says of a meeting number, looked up with
+// the account's Server-to-Server token.
+type MeetingInfo struct {
+	// InAccount: the meeting or webinar belongs to the app's account.
+	// False when Zoom answered 3001 for both, a meeting elsewhere, whose
+	// joins need the host's ZAK or an OBF token since 2026-03-02.
+	InAccount bool `json:"in_account"`
+	// Webinar: the number is a webinar's.
+	Webinar bool `json:"webinar,omitempty"`
+	// Passcode is the meeting's passcode: a secret of the meeting, never
+	// logged, sealed when the cache writes it anywhere.
+	Passcode string `json:"passcode,omitempty"`
+	// RegistrationRequired: participants must register first (approval
+	// type 0 or 1), and their join needs the registrant's tk.
+	RegistrationRequired bool `json:"registration_required,omitempty"`
+}
+
+// Meeting lookup codes.
+const (
+	CodeMeetingInvalid     = "meeting_lookup_invalid"
+	CodeMeetingRateLimited = "meeting_lookup_rate_limited"
+)
+
+// DefaultMeetingTTL is how long a lookup is kept.
+const DefaultMeetingTTL = 10 * time.Minute
+
+// Meeting looks a meeting number (digits) up: first as a meeting, then, if
+// Zoom has no such meeting (3001), as a webinar; neither means a meeting
+// outside the account. The answer is kept for Config.MeetingTTL, one
+// lookup for all concurrent callers.
+func (c *Client) Meeting(ctx context.Context, digits string) (MeetingInfo, *problem.Error) {
+	key := "meeting/" + digits
+	v, err := c.cache.Load(ctx, key, func(ctx context.Context) ([]byte, time.Duration, error) {
+		info, perr := c.fetchMeeting(ctx, key, digits)
+		if perr != nil {
+			return nil, 0, perr
+		}
+		b, err := json.Marshal(info)
+		return b, c.cfg.MeetingTTL, err
+	})
+	var held *state.HeldError
+	switch {
+	case errors.As(err, &held):
+		return MeetingInfo{}, meetingRateLimited(held.Until.Sub(c.cfg.Now()))
+	case err != nil:
+		if pe := problem.As(err); pe != nil {
+			return MeetingInfo{}, pe
+		}
+		return MeetingInfo{}, zoomError(CodeAPI, "the meeting could not be looked up; try again shortly")
+	}
+	var info MeetingInfo
+	if json.Unmarshal(v, &info) != nil {
+		return MeetingInfo{}, zoomError(CodeAPIAnswer, "the meeting lookup kept in the cache cannot be read; try again")
+	}
+	return info, nil
+}
+
+func (c *Client) fetchMeeting(ctx context.Context, key, digits string) (MeetingInfo, *problem.Error) {
+	for _, kind := range []string{"meetings", "webinars"} {
+		status, body, retryAfter, perr := c.call(ctx, "meeting", "/"+kind+"/"+url.PathEscape(digits))
+		if perr != nil {
+			return MeetingInfo{}, perr
+		}
+		var answer struct {
+			Code     int    `json:"code"`
+			Password string `json:"password"`
+			Settings struct {
+				ApprovalType *int `json:"approval_type"`
+			} `json:"settings"`
+		}
+		_ = json.Unmarshal(body, &answer)
+		switch {
+		case status == http.StatusOK:
+			a := answer.Settings.ApprovalType
+			return MeetingInfo{
+				InAccount:            true,
+				Webinar:              kind == "webinars",
+				Passcode:             answer.Password,
+				RegistrationRequired: a != nil && (*a == 0 || *a == 1),
+			}, nil
+		case status == http.StatusNotFound && answer.Code == 3001:
+			continue // not a meeting of the account; perhaps a webinar
+		case status == http.StatusBadRequest && answer.Code == 300:
+			return MeetingInfo{}, problem.New(problem.Client, CodeMeetingInvalid, "meetingNumber",
+				"Zoom says the meeting number is not valid ("+zoomCode(status, body)+"); check the number the join names")
+		case status == http.StatusTooManyRequests:
+			d := max(retryAfter, time.Second)
+			c.cache.Hold(key, c.cfg.Now().Add(d))
+			return MeetingInfo{}, meetingRateLimited(d)
+		default:
+			return MeetingInfo{}, zoomError(CodeAPIAnswer, "Zoom's API did not answer the meeting lookup ("+zoomCode(status, body)+"); try again shortly, or check the app's scopes (meeting:read:meeting:admin)")
+		}
+	}
+	return MeetingInfo{InAccount: false}, nil
+}
+
+func meetingRateLimited(d time.Duration) *problem.Error {
+	return zoomError(CodeMeetingRateLimited, "Zoom rate-limited meeting lookups; try again in "+max(d, time.Second).Round(time.Second).String())
+}
