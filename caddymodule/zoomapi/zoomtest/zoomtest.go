@@ -141,9 +141,7 @@ func (s *Server) userToken(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.zakCalls[user]++
-	auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || !s.tokens[auth] {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 124, "message": "Invalid access token."})
+	if !s.authorized(w, r) {
 		return
 	}
 	if s.limitHdr != nil {
@@ -208,9 +206,7 @@ func (s *Server) meeting(webinar bool) http.HandlerFunc {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.mtgCalls[id]++
-		auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !s.tokens[auth] {
-			writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 124, "message": "Invalid access token."})
+		if !s.authorized(w, r) {
 			return
 		}
 		if s.limitHdr != nil || s.rateLimit > 0 {
@@ -241,6 +237,17 @@ func (s *Server) meeting(webinar bool) http.HandlerFunc {
 			"join_url": "https://us02web.zoom.us/j/" + id + "?pwd=" + randHex(16),
 			"settings": map[string]any{"approval_type": m.Approval}})
 	}
+}
+
+// authorized checks the bearer token as Zoom's API does, answering 124 for
+// one it did not issue (or revoked). s.mu is held.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || !s.tokens[auth] {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 124, "message": "Invalid access token."})
+		return false
+	}
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
