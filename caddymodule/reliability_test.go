@@ -3,9 +3,11 @@ package caddymodule
 // The reliability suite: each class of fault found by trying the module as
 // an attacker and as an unlucky operator would, against a real Caddy over
 // loopback. Every case asserts the JSON answer, the one log line, and that
-// the process lives on to sign the next request. The bounded caches are
-// held by the pure packages' tests (session: TestCache; state:
-// TestMemoryBounded).
+// the process lives on to sign the next request. Three classes are held
+// elsewhere, where they are cheaper to hold: the bounded caches by the pure
+// packages' tests (session's verified-token cache, state.TestMemoryBounded),
+// and the examples' matchers and read timeouts by TestEveryCaddyfileAdapts
+// (checkExample, in caddyfile_test.go), which adapts every example.
 
 import (
 	"bufio"
