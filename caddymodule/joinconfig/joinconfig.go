@@ -248,63 +248,56 @@ type span struct {
 // gjson (Duplicated refuses documents where that matters).
 func scanTopLevel(doc []byte, want []span) {
 	left := len(want) // keys not found yet: the scan stops when none is
-	// The same walk as eachMember, inlined: this one runs on every signed
-	// response, twice.
-	i := bytes.IndexByte(doc, '{') + 1
-	for left > 0 && i > 0 && i < len(doc) {
-		i = skipSpace(doc, i)
-		if i >= len(doc) || doc[i] != '"' {
-			return // '}' or the end
+	for m := newMembers(doc); left > 0; {
+		key, at, end, ok := m.next()
+		if !ok {
+			return
 		}
-		kEnd := skipString(doc, i)
-		key := doc[i+1 : kEnd-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			key = []byte(gjson.ParseBytes(doc[i:kEnd]).Str)
-		}
-		i = skipSpace(doc, kEnd)
-		i = skipSpace(doc, i+1) // the colon
-		vEnd := skipValue(doc, i)
 		for j := range want {
 			if want[j].at < 0 && string(key) == want[j].key {
-				want[j].at, want[j].end = i, vEnd
+				want[j].at, want[j].end = at, end
 				left--
 			}
-		}
-		i = skipSpace(doc, vEnd)
-		if i < len(doc) && doc[i] == ',' {
-			i++
 		}
 	}
 }
 
-// eachMember calls fn with the key (unescaped) and the value's bounds of
-// each member of the object doc, until fn returns false. Strings are
-// skipped with IndexByte, so a long value costs a memchr, not a parse, and
-// nested values are skipped without being parsed.
-func eachMember(doc []byte, fn func(key []byte, at, end int) bool) {
-	i := bytes.IndexByte(doc, '{') + 1
-	for i > 0 && i < len(doc) {
-		i = skipSpace(doc, i)
-		if i >= len(doc) || doc[i] != '"' {
-			return // '}' or the end
-		}
-		kEnd := skipString(doc, i)
-		key := doc[i+1 : kEnd-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			// JSON.parse reads "sig\u006eature" as signature.
-			key = []byte(gjson.ParseBytes(doc[i:kEnd]).Str)
-		}
-		i = skipSpace(doc, kEnd)
-		i = skipSpace(doc, i+1) // the colon
-		vEnd := skipValue(doc, i)
-		if !fn(key, i, vEnd) {
-			return
-		}
-		i = skipSpace(doc, vEnd)
-		if i < len(doc) && doc[i] == ',' {
-			i++
-		}
+// members walks the members of a JSON object, one next at a time (a value
+// type, not a callback, so that the walk on every signed response costs no
+// closure). Strings are skipped with IndexByte, so a long value costs a
+// memchr, not a parse, and nested values are skipped without being parsed.
+type members struct {
+	doc []byte
+	i   int
+}
+
+func newMembers(doc []byte) members { return members{doc: doc, i: bytes.IndexByte(doc, '{') + 1} }
+
+// next returns the next member's key (unescaped) and its value's bounds.
+func (m *members) next() (key []byte, at, end int, ok bool) {
+	doc, i := m.doc, m.i
+	if i <= 0 || i >= len(doc) {
+		return nil, 0, 0, false
 	}
+	i = skipSpace(doc, i)
+	if i >= len(doc) || doc[i] != '"' {
+		return nil, 0, 0, false // '}' or the end
+	}
+	kEnd := skipString(doc, i)
+	key = doc[i+1 : kEnd-1]
+	if bytes.IndexByte(key, '\\') >= 0 {
+		// JSON.parse reads "sig\u006eature" as signature.
+		key = []byte(gjson.ParseBytes(doc[i:kEnd]).Str)
+	}
+	i = skipSpace(doc, kEnd)
+	at = skipSpace(doc, i+1) // past the colon
+	end = skipValue(doc, at)
+	i = skipSpace(doc, end)
+	if i < len(doc) && doc[i] == ',' {
+		i++
+	}
+	m.i = i
+	return key, at, end, true
 }
 
 // Duplicated returns the first of paths whose last key appears more than
@@ -349,20 +342,20 @@ func duplicatedIn(obj []byte, keys []string) string {
 		return ""
 	}
 	var seen [16]bool
-	dup := ""
-	eachMember(obj, func(k []byte, _, _ int) bool {
+	for m := newMembers(obj); ; {
+		k, _, _, ok := m.next()
+		if !ok {
+			return ""
+		}
 		for j, want := range keys {
 			if string(k) == want {
 				if seen[j] {
-					dup = want
-					return false
+					return want
 				}
 				seen[j] = true
 			}
 		}
-		return true
-	})
-	return dup
+	}
 }
 
 func skipSpace(doc []byte, i int) int {
