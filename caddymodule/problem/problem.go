@@ -59,11 +59,6 @@ func New(f Fault, code, property, reason string) *Error {
 	return &Error{Fault: f, Problems: []Problem{{Code: code, Property: property, Reason: reason}}}
 }
 
-// Add appends a problem.
-func (e *Error) Add(code, property, reason string) {
-	e.Problems = append(e.Problems, Problem{Code: code, Property: property, Reason: reason})
-}
-
 // Code is the first problem's code.
 func (e *Error) Code() string {
 	if e == nil || len(e.Problems) == 0 {
