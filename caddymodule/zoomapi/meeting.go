@@ -27,6 +27,13 @@ type MeetingInfo struct {
 	// RegistrationRequired: participants must register first (approval
 	// type 0 or 1), and their join needs the registrant's tk.
 	RegistrationRequired bool `json:"registration_required,omitempty"`
+	// ManualApproval: registrants wait for the host's approval (approval
+	// type 1), so a registration gives no usable tk at once.
+	ManualApproval bool `json:"manual_approval,omitempty"`
+	// Ends is when a scheduled meeting ends (start_time + duration), as a
+	// Unix time; 0 when Zoom gave none (recurring meetings without a
+	// fixed time, instant meetings).
+	Ends int64 `json:"ends,omitempty"`
 }
 
 // Meeting lookup codes.
@@ -71,14 +78,16 @@ func (c *Client) Meeting(ctx context.Context, digits string) (MeetingInfo, *prob
 
 func (c *Client) fetchMeeting(ctx context.Context, key, digits string) (MeetingInfo, *problem.Error) {
 	for _, kind := range []string{"meetings", "webinars"} {
-		status, body, retryAfter, perr := c.call(ctx, "meeting", "/"+kind+"/"+url.PathEscape(digits))
+		status, body, retryAfter, perr := c.call(ctx, "meeting", http.MethodGet, "/"+kind+"/"+url.PathEscape(digits), nil)
 		if perr != nil {
 			return MeetingInfo{}, perr
 		}
 		var answer struct {
-			Code     int    `json:"code"`
-			Password string `json:"password"`
-			Settings struct {
+			Code      int    `json:"code"`
+			Password  string `json:"password"`
+			StartTime string `json:"start_time"`
+			Duration  int64  `json:"duration"` // minutes
+			Settings  struct {
 				ApprovalType *int `json:"approval_type"`
 			} `json:"settings"`
 		}
@@ -86,12 +95,17 @@ func (c *Client) fetchMeeting(ctx context.Context, key, digits string) (MeetingI
 		switch {
 		case status == http.StatusOK:
 			a := answer.Settings.ApprovalType
-			return MeetingInfo{
+			info := MeetingInfo{
 				InAccount:            true,
 				Webinar:              kind == "webinars",
 				Passcode:             answer.Password,
 				RegistrationRequired: a != nil && (*a == 0 || *a == 1),
-			}, nil
+				ManualApproval:       a != nil && *a == 1,
+			}
+			if t, err := time.Parse(time.RFC3339, answer.StartTime); err == nil && answer.Duration > 0 && answer.Duration < 60*24*31 {
+				info.Ends = t.Add(time.Duration(answer.Duration) * time.Minute).Unix()
+			}
+			return info, nil
 		case status == http.StatusNotFound && answer.Code == 3001:
 			continue // not a meeting of the account; perhaps a webinar
 		case status == http.StatusBadRequest && answer.Code == 300:

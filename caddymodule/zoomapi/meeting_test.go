@@ -30,7 +30,7 @@ func TestMeetingLookup(t *testing.T) {
 	}{
 		{"85746065432", MeetingInfo{InAccount: true, Passcode: "e3Rf9k"}, 1},
 		{"91234567890", MeetingInfo{InAccount: true, Passcode: "reg-pass", RegistrationRequired: true}, 1},
-		{"93333333333", MeetingInfo{InAccount: true, Webinar: true, Passcode: "web-pass", RegistrationRequired: true}, 2},
+		{"93333333333", MeetingInfo{InAccount: true, Webinar: true, Passcode: "web-pass", RegistrationRequired: true, ManualApproval: true}, 2},
 		{"99999999999", MeetingInfo{InAccount: false}, 2}, // 3001 twice: outside the account
 	} {
 		got, err := c.Meeting(context.Background(), tc.id)

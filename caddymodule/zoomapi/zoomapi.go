@@ -14,6 +14,7 @@
 package zoomapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -171,7 +172,7 @@ func (c *Client) ZAK(ctx context.Context, user string) (string, *problem.Error) 
 }
 
 func (c *Client) fetchZAK(ctx context.Context, key, user string) (string, *problem.Error) {
-	status, body, retryAfter, perr := c.call(ctx, "zak", "/users/"+url.PathEscape(user)+"/token?type=zak")
+	status, body, retryAfter, perr := c.call(ctx, "zak", http.MethodGet, "/users/"+url.PathEscape(user)+"/token?type=zak", nil)
 	if perr != nil {
 		return "", perr
 	}
@@ -199,11 +200,11 @@ func rateLimited(d time.Duration) *problem.Error {
 	return zoomError(CodeRateLimited, "Zoom rate-limited ZAK requests for this user; try again in "+max(d, time.Second).Round(time.Second).String())
 }
 
-// call GETs path from Zoom's API with the account's access token. A 401
+// call sends a request to Zoom's API with the account's access token. A 401
 // (a token revoked or expired early) gets a fresh token and one retry; the
 // status it returns is the answer's, for the caller to read, and an error
 // only when no answer could be had.
-func (c *Client) call(ctx context.Context, kind, path string) (int, []byte, time.Duration, *problem.Error) {
+func (c *Client) call(ctx context.Context, kind, method, path string, reqBody []byte) (int, []byte, time.Duration, *problem.Error) {
 	for attempt := 0; ; attempt++ {
 		c.mu.Lock()
 		ts := c.ts
@@ -212,7 +213,7 @@ func (c *Client) call(ctx context.Context, kind, path string) (int, []byte, time
 		if err != nil {
 			return 0, nil, 0, zoomError(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+oauthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
 		}
-		status, body, retryAfter, err := c.get(ctx, kind, access.AccessToken, path)
+		status, body, retryAfter, err := c.send(ctx, kind, access.AccessToken, method, path, reqBody)
 		if err != nil {
 			return 0, nil, 0, zoomError(CodeAPI, "Zoom's API could not be reached; try again shortly")
 		}
@@ -230,17 +231,24 @@ func (c *Client) call(ctx context.Context, kind, path string) (int, []byte, time
 	}
 }
 
-func (c *Client) get(ctx context.Context, kind, access, path string) (int, []byte, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.APIURL+path, nil)
+func (c *Client) send(ctx context.Context, kind, access, method, path string, reqBody []byte) (int, []byte, time.Duration, error) {
+	var rd io.Reader
+	if reqBody != nil {
+		rd = bytes.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.cfg.APIURL+path, rd)
 	if err != nil {
 		return 0, nil, 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+access)
 	req.Header.Set("Accept", "application/json")
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if c.cfg.OnFetch != nil {
 		ferr := err
-		if err == nil && resp.StatusCode != http.StatusOK {
+		if err == nil && resp.StatusCode/100 != 2 {
 			ferr = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		c.cfg.OnFetch(kind, ferr)

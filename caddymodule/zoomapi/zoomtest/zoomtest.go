@@ -6,16 +6,19 @@
 package zoomtest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Server is the fake. OAuthURL and APIURL point at it.
@@ -33,7 +36,11 @@ type Server struct {
 	zaks      map[string]string // last ZAK issued per user
 	meetings  map[string]Meeting
 	mtgCalls  map[string]int
+	regs      map[string]map[string]string // meeting -> email -> tk
+	regCalls  map[string]int               // meeting/email -> registrations asked
 	failOAuth bool
+	failAPI   bool
+	slow      time.Duration
 	echo      bool
 	rateLimit int // Retry-After seconds, 0 for none
 	limitHdr  http.Header
@@ -45,7 +52,7 @@ func New(users ...string) *Server {
 	s := &Server{
 		AccountID: "acct-" + randHex(4), ClientID: "client-" + randHex(4), ClientSecret: "s2s-secret-" + randHex(8),
 		users: map[string]bool{}, zakCalls: map[string]int{}, tokens: map[string]bool{}, zaks: map[string]string{}, expiresIn: 3599,
-		meetings: map[string]Meeting{}, mtgCalls: map[string]int{},
+		meetings: map[string]Meeting{}, mtgCalls: map[string]int{}, regs: map[string]map[string]string{}, regCalls: map[string]int{},
 	}
 	for _, u := range users {
 		s.users[u] = true
@@ -55,7 +62,29 @@ func New(users ...string) *Server {
 	mux.HandleFunc("GET /v2/users/{user}/token", s.userToken)
 	mux.HandleFunc("GET /v2/meetings/{id}", s.meeting(false))
 	mux.HandleFunc("GET /v2/webinars/{id}", s.meeting(true))
-	s.Server = httptest.NewServer(mux)
+	mux.HandleFunc("POST /v2/meetings/{id}/registrants", s.register(false))
+	mux.HandleFunc("POST /v2/webinars/{id}/registrants", s.register(true))
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		slow, down := s.slow, s.failAPI && strings.HasPrefix(r.URL.Path, "/v2/")
+		s.mu.Unlock()
+		if slow > 0 {
+			// Read the body first: only then does the server notice a
+			// client that gave up, and end the wait with it.
+			body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			select {
+			case <-time.After(slow):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if down {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"code": 500, "message": "Internal server error."})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	return s
 }
 
@@ -81,6 +110,13 @@ func (s *Server) LastZAK(user string) string {
 
 // FailOAuth makes the token endpoint answer 500 (or recover).
 func (s *Server) FailOAuth(fail bool) { s.mu.Lock(); s.failOAuth = fail; s.mu.Unlock() }
+
+// FailAPI makes every REST API call answer 500 (or recover).
+func (s *Server) FailAPI(fail bool) { s.mu.Lock(); s.failAPI = fail; s.mu.Unlock() }
+
+// Slow delays every answer, OAuth and API, by d (0 to stop), as a Zoom
+// that hangs does.
+func (s *Server) Slow(d time.Duration) { s.mu.Lock(); s.slow = d; s.mu.Unlock() }
 
 // RateLimit makes the ZAK endpoint answer 429 with Retry-After seconds (0
 // to stop).
@@ -180,6 +216,91 @@ type Meeting struct {
 	// Approval is settings.approval_type: 0 and 1 require registration,
 	// 2 (the default for meetings without registration) does not.
 	Approval int
+	// Start (RFC 3339) and Duration (minutes) of a scheduled meeting.
+	Start    string
+	Duration int
+	// Closed: registration is not open (code 3000). Capacity: registrants
+	// beyond it get 3043 (0 for no limit).
+	Closed   bool
+	Capacity int
+}
+
+// RegistrantCalls counts the registrations asked for email at meeting id.
+func (s *Server) RegistrantCalls(id, email string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.regCalls[id+"/"+strings.ToLower(email)]
+}
+
+// Registrant is the tk issued to email at meeting id, "" for none.
+func (s *Server) Registrant(id, email string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.regs[id][strings.ToLower(email)]
+}
+
+// RegistrantsPerDay is how often Zoom lets one registrant be added to one
+// meeting in a day; past it, 429.
+const RegistrantsPerDay = 3
+
+// register answers POST /meetings/{id}/registrants (or /webinars/...) in
+// Zoom's shapes: 201 with a join_url that carries the registrant's tk (the
+// same tk again for the same email), 3000 when registration is not open,
+// 3043 when it is full, 3001 for a meeting the account does not have, and
+// 429 past RegistrantsPerDay for one email.
+func (s *Server) register(webinar bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.authorized(w, r) {
+			return
+		}
+		var body struct {
+			Email     string `json:"email"`
+			FirstName string `json:"first_name"`
+			LastName  string `json:"last_name"`
+		}
+		if json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body) != nil || !strings.Contains(body.Email, "@") || body.FirstName == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 300, "message": "Validation Failed.", "errors": []map[string]string{{"field": "email", "message": "Invalid field."}}})
+			return
+		}
+		email := strings.ToLower(body.Email)
+		s.regCalls[id+"/"+email]++
+		if s.regCalls[id+"/"+email] > RegistrantsPerDay || s.rateLimit > 0 {
+			wait := 86400 // the daily limit resets at midnight GMT
+			if s.rateLimit > 0 {
+				wait = s.rateLimit
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			writeJSON(w, http.StatusTooManyRequests, map[string]any{"code": 429, "message": "You have exceeded the daily rate limit of (3) for Add meeting registrant API requests for the registrant (" + email + "). You can resume these API requests at GMT 00:00:00."})
+			return
+		}
+		m, ok := s.meetings[id]
+		switch {
+		case !ok || m.Webinar != webinar:
+			writeJSON(w, http.StatusNotFound, map[string]any{"code": 3001, "message": "Meeting does not exist: " + id + "."})
+			return
+		case m.Closed || m.Approval == 2:
+			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3000, "message": "Registration has not been enabled for this meeting: " + id + "."})
+			return
+		}
+		if s.regs[id] == nil {
+			s.regs[id] = map[string]string{}
+		}
+		tk, again := s.regs[id][email]
+		if !again {
+			if m.Capacity > 0 && len(s.regs[id]) >= m.Capacity {
+				writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3043, "message": "Meeting has reached maximum attendee capacity."})
+				return
+			}
+			tk = "tk_" + randHex(20)
+			s.regs[id][email] = tk
+		}
+		n, _ := strconv.ParseInt(id, 10, 64)
+		link := "https://us02web.zoom.us/w/" + id + "?tk=" + tk + "&pwd=" + randHex(16)
+		writeJSON(w, http.StatusCreated, map[string]any{"id": n, "join_url": link, "registrant_id": randHex(11), "start_time": m.Start, "topic": "Team sync", "occurrences": []any{}})
+	}
 }
 
 // AddMeeting puts a meeting (or webinar) into the account.
@@ -234,6 +355,7 @@ func (s *Server) meeting(webinar bool) http.HandlerFunc {
 		}
 		n, _ := strconv.ParseInt(id, 10, 64)
 		writeJSON(w, http.StatusOK, map[string]any{"id": n, "topic": "Team sync", "type": 2, "password": m.Passcode,
+			"start_time": m.Start, "duration": m.Duration, "timezone": "UTC",
 			"join_url": "https://us02web.zoom.us/j/" + id + "?pwd=" + randHex(16),
 			"settings": map[string]any{"approval_type": m.Approval}})
 	}
