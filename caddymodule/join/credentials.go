@@ -13,6 +13,13 @@ type Credentials struct {
 	// OBF is an "on behalf of" token, which a join to a meeting outside
 	// the app's account needs when it has no ZAK.
 	OBF string
+	// Passcode is the meeting's passcode from Zoom, written when
+	// SetPasscode (it may be "": a meeting without one).
+	Passcode    string
+	SetPasscode bool
+	// RegistrantToken is the tk of the user's registration, and Email the
+	// address it was made with, which the join must send as userEmail.
+	RegistrantToken, Email string
 	// Warnings are problems that did not stop the join, such as a host
 	// join signed without a ZAK that Zoom would not give; the glue logs
 	// them.
@@ -35,6 +42,12 @@ func (c *Credentials) merge(n Credentials) *problem.Error {
 	}
 	if n.OBF != "" {
 		c.OBF = n.OBF
+	}
+	if n.SetPasscode {
+		c.Passcode, c.SetPasscode = n.Passcode, true
+	}
+	if n.RegistrantToken != "" {
+		c.RegistrantToken, c.Email = n.RegistrantToken, n.Email
 	}
 	c.Warnings = append(c.Warnings, n.Warnings...)
 	if c.ZAK != "" && c.OBF != "" {

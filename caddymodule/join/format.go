@@ -55,6 +55,10 @@ type Fields struct {
 	MeetingNumber, Role, SessionName, UserIdentity, SessionKey string
 	// ZAK is where a ZAK stands; read only when the policy needs one.
 	ZAK string
+	// JoinURL is where an invite link stands, read when the meeting
+	// number is missing; Passcode is where the passcode stands, read to
+	// know whether the backend left it empty. "" for not read.
+	JoinURL, Passcode string
 }
 
 // Format is one kind of signature: how to read what is asked from a join
@@ -82,33 +86,65 @@ func (meetingFormat) SDK() SDK { return Meeting }
 func (meetingFormat) KeyFields() (string, string) { return "sdkKey", "sdkKey" }
 
 func (meetingFormat) FromConfig(doc []byte, f Fields) (Ask, *problem.Error) {
-	var v [3]joinconfig.Value
-	paths := [3]string{f.MeetingNumber, f.Role, f.ZAK}
-	n := 3
-	if f.ZAK == "" {
-		n = 2
+	// Only the paths that are configured are looked for: the scan stops
+	// once it has found them all.
+	var v [5]joinconfig.Value
+	var paths [5]string
+	n := 0
+	for _, p := range []string{f.MeetingNumber, f.Role, f.ZAK, f.JoinURL, f.Passcode} {
+		if p != "" {
+			paths[n] = p
+			n++
+		}
 	}
 	joinconfig.Read(doc, paths[:n], v[:n])
-	mnField, roleField, zakField := v[0], v[1], v[2]
+	at := func(p string) joinconfig.Value {
+		for i := range n {
+			if p != "" && paths[i] == p {
+				return v[i]
+			}
+		}
+		return joinconfig.Value{}
+	}
+	mnField, roleField, zakField, link := at(f.MeetingNumber), at(f.Role), at(f.ZAK), at(f.JoinURL)
 
-	mn, err := meetingNumber(mnField)
-	if err != nil {
-		return Ask{}, problem.New(problem.Backend, CodeBackendMeeting, f.MeetingNumber,
-			"the backend's join config has no valid meeting number at "+f.MeetingNumber+": "+firstReason(err)+"; fix the backend or set meeting_number_field")
+	var mn signature.MeetingNumber
+	var fromLink bool
+	if !mnField.Exists() || mnField.Kind == joinconfig.KindNull || (mnField.Kind == joinconfig.KindString && mnField.Str == "") {
+		if link.Kind == joinconfig.KindString && link.Str != "" {
+			var err error
+			if mn, err = MeetingFromLink(link.Str); err != nil {
+				return Ask{}, problem.New(problem.Backend, CodeBackendLink, f.JoinURL,
+					"the backend's join config has no meeting number at "+f.MeetingNumber+", and its invite link at "+f.JoinURL+" cannot be read: "+err.Error()+"; send the meeting number, or a link such as https://zoom.us/j/85746065432")
+			}
+			fromLink = true
+		}
+	}
+	if !fromLink {
+		var err error
+		if mn, err = meetingNumber(mnField); err != nil {
+			return Ask{}, problem.New(problem.Backend, CodeBackendMeeting, f.MeetingNumber,
+				"the backend's join config has no valid meeting number at "+f.MeetingNumber+": "+firstReason(err)+"; fix the backend or set meeting_number_field")
+		}
 	}
 	role, perr := roleFrom(roleField, f.Role)
 	if perr != nil {
 		return Ask{}, perr
 	}
+	pass := at(f.Passcode)
 	a := Ask{
-		From:    FromBackend,
-		Meeting: mn.Digits,
-		Role:    role,
-		HasZAK:  zakField.Kind == joinconfig.KindString && zakField.Str != "",
-		meeting: signature.Meeting{MeetingNumber: mn, Role: role},
+		From:        FromBackend,
+		Meeting:     mn.Digits,
+		Role:        role,
+		HasZAK:      zakField.Kind == joinconfig.KindString && zakField.Str != "",
+		HasPasscode: pass.Kind == joinconfig.KindString && pass.Str != "",
+		meeting:     signature.Meeting{MeetingNumber: mn, Role: role},
 	}
-	// The meeting number is written back normalised, in its own JSON type.
+	// The meeting number is written back normalised, in its own JSON type
+	// (a string when it came from a link): the page passes it to join().
 	switch {
+	case fromLink:
+		a.Fixes = append(a.Fixes, joinconfig.String(f.MeetingNumber, mn.Digits))
 	case mnField.Kind == joinconfig.KindString && mnField.Str != mn.Digits:
 		a.Fixes = append(a.Fixes, joinconfig.String(f.MeetingNumber, mn.Digits))
 	case mnField.Kind == joinconfig.KindNumber && string(mnField.Raw) != mn.Digits:

@@ -20,6 +20,7 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 // Principal is who is asking, resolved once per request from the session
@@ -38,6 +39,9 @@ type Principal struct {
 	// ZoomUser is the Zoom user (ID or email) whose credentials a host
 	// join carries.
 	ZoomUser string
+	// Registrant is who registers for a registration-only meeting: the
+	// user's email and name, from the registrant placeholders.
+	Registrant zoomapi.Registrant
 }
 
 // Source says where an Ask came from.
@@ -64,6 +68,8 @@ type Ask struct {
 	ExpiresIn int64
 	// HasZAK: the backend's join config carries a ZAK already.
 	HasZAK bool
+	// HasPasscode: the backend's join config carries a passcode.
+	HasPasscode bool
 	// Fixes are the edits that make a join config agree with what is
 	// signed, such as the meeting number without its spaces: the frontend
 	// passes it to join() too, and Zoom compares the two.
@@ -140,8 +146,11 @@ const (
 	CodeBackendMeeting       = "join_config_meeting_number"
 	CodeBackendRole          = "join_config_role"
 	CodeBackendSession       = "join_config_session_name"
+	CodeBackendLink          = "join_config_join_url"
 	CodeSigningFailed        = "signing_failed"
 	CodeZAKUserMissing       = "zak_user_missing"
 	CodeZAKMissing           = "zak_missing"
 	CodeCredentialsConflict  = "credentials_conflict"
+	CodeRegistrantEmail      = "registrant_email_missing"
+	CodeRegistrationApproval = "registration_needs_approval"
 )

@@ -1,0 +1,140 @@
+package join
+
+import (
+	"context"
+	"testing"
+
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
+)
+
+func TestMeetingFromLink(t *testing.T) {
+	for _, c := range []struct{ link, want string }{
+		{"https://us02web.zoom.us/j/85746065432?pwd=abc.1", "85746065432"},
+		{"https://zoom.us/j/857460654", "857460654"},
+		{"https://acme.zoom.us/w/91234567890?tk=x", "91234567890"},
+		{"https://zoom.us/s/85746065432", "85746065432"},
+		{"https://zoomgov.com/j/1612345678/", "1612345678"},
+		{"https://acme.zoomgov.com/j/1612345678#success", "1612345678"},
+		{" https://US02WEB.ZOOM.US/j/85746065432 ", "85746065432"},
+		{"http://zoom.us/j/85746065432", "85746065432"},
+		// Not links to a meeting of Zoom's.
+		{"https://zoom.us.evil.example/j/85746065432", ""},
+		{"https://evilzoom.us/j/85746065432", ""},
+		{"https://zoom.us/my/acme.room", ""},
+		{"https://zoom.us/j/857", ""},
+		{"https://zoom.us/j/85746065432/extra", ""},
+		{"zoommtg://zoom.us/join?confno=85746065432", ""},
+		{"/j/85746065432", ""},
+		{"https://zoom.us/j/" + string(make([]byte, MaxLinkLength)), ""},
+	} {
+		mn, err := MeetingFromLink(c.link)
+		if mn.Digits != c.want || (err == nil) != (c.want != "") {
+			t.Errorf("%.60q: %q %v, want %q", c.link, mn.Digits, err, c.want)
+		}
+	}
+}
+
+func TestFromConfigLinkAndPasscode(t *testing.T) {
+	f := Fields{MeetingNumber: "meetingNumber", Role: "role", JoinURL: "joinUrl", Passcode: "passWord"}
+	for _, c := range []struct {
+		name, doc, meeting, code string
+		passcode, link           bool
+	}{
+		{"link only", `{"joinUrl":"https://us02web.zoom.us/j/85746065432?pwd=Zm9v","role":0}`, "85746065432", "", false, true},
+		{"empty number and link", `{"meetingNumber":"","joinUrl":"https://zoom.us/w/91234567890","passWord":"x"}`, "91234567890", "", true, true},
+		{"null number and link", `{"meetingNumber":null,"joinUrl":"https://zoom.us/j/91234567890"}`, "91234567890", "", false, true},
+		{"the number wins", `{"meetingNumber":"857 4606 5432","joinUrl":"https://zoom.us/j/91234567890"}`, "85746065432", "", false, false},
+		{"bad link", `{"joinUrl":"https://zoom.example/j/85746065432"}`, "", CodeBackendLink, false, false},
+		{"neither", `{"role":0}`, "", CodeBackendMeeting, false, false},
+		{"empty passcode", `{"meetingNumber":"85746065432","passWord":""}`, "85746065432", "", false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, err := Meeting.Format().FromConfig([]byte(c.doc), f)
+			if err.Code() != c.code || a.Meeting != c.meeting || a.HasPasscode != c.passcode {
+				t.Fatalf("%+v %v", a, err)
+			}
+			// A meeting number from a link is written into the config.
+			wrote := false
+			for _, e := range a.Fixes {
+				wrote = wrote || (e.Path == "meetingNumber" && string(e.Raw) == `"`+c.meeting+`"`)
+			}
+			if c.link && !wrote {
+				t.Fatalf("fixes %+v do not write the meeting number", a.Fixes)
+			}
+		})
+	}
+}
+
+type fakeZoom struct {
+	info     zoomapi.MeetingInfo
+	err      *problem.Error
+	lookups  int
+	register []zoomapi.Registrant
+}
+
+func (f *fakeZoom) Meeting(context.Context, string) (zoomapi.MeetingInfo, *problem.Error) {
+	f.lookups++
+	return f.info, f.err
+}
+
+func (f *fakeZoom) Register(_ context.Context, _ string, _ zoomapi.MeetingInfo, r zoomapi.Registrant) (string, *problem.Error) {
+	f.register = append(f.register, r)
+	return "tk-of-" + r.Email, nil
+}
+
+func TestMeetingSource(t *testing.T) {
+	own := zoomapi.MeetingInfo{InAccount: true, Passcode: "e3Rf9k"}
+	reg := zoomapi.MeetingInfo{InAccount: true, Passcode: "p", RegistrationRequired: true}
+	carol := Principal{ID: "carol", Registrant: zoomapi.Registrant{Email: "carol@example.com"}}
+	mtg := func(role int, hasPass bool) Ask {
+		a := Ask{From: FromBackend, Meeting: "85746065432", Role: role, HasPasscode: hasPass}
+		a.meeting.MeetingNumber.Digits = "85746065432"
+		return a
+	}
+	for _, c := range []struct {
+		name     string
+		mode     PasscodeMode
+		register bool
+		info     zoomapi.MeetingInfo
+		p        Principal
+		a        Ask
+		want     Credentials
+		code     string
+		lookups  int
+	}{
+		{"fill an empty passcode", PasscodeFill, false, own, carol, mtg(0, false), Credentials{Passcode: "e3Rf9k", SetPasscode: true}, "", 1},
+		{"fill leaves the backend's", PasscodeFill, false, own, carol, mtg(0, true), Credentials{}, "", 0},
+		{"always overwrites", PasscodeAlways, false, own, carol, mtg(0, true), Credentials{Passcode: "e3Rf9k", SetPasscode: true}, "", 1},
+		{"always writes an empty one", PasscodeAlways, false, zoomapi.MeetingInfo{InAccount: true}, carol, mtg(0, true), Credentials{SetPasscode: true}, "", 1},
+		{"fill has nothing to write", PasscodeFill, false, zoomapi.MeetingInfo{InAccount: true}, carol, mtg(0, false), Credentials{}, "", 1},
+		{"external: nothing", PasscodeAlways, true, zoomapi.MeetingInfo{}, carol, mtg(0, false), Credentials{}, "", 1},
+		{"register", PasscodeOff, true, reg, carol, mtg(0, false), Credentials{RegistrantToken: "tk-of-carol@example.com", Email: "carol@example.com"}, "", 1},
+		{"register and fill", PasscodeFill, true, reg, carol, mtg(0, false), Credentials{Passcode: "p", SetPasscode: true, RegistrantToken: "tk-of-carol@example.com", Email: "carol@example.com"}, "", 1},
+		{"no registration needed", PasscodeOff, true, own, carol, mtg(0, false), Credentials{}, "", 1},
+		{"hosts do not register", PasscodeOff, true, reg, carol, mtg(1, false), Credentials{}, "", 0},
+		{"no email", PasscodeOff, true, reg, Principal{ID: "dan"}, mtg(0, false), Credentials{}, CodeRegistrantEmail, 1},
+		{"manual approval", PasscodeOff, true, zoomapi.MeetingInfo{InAccount: true, RegistrationRequired: true, ManualApproval: true}, carol, mtg(0, false), Credentials{}, CodeRegistrationApproval, 1},
+		{"video: nothing", PasscodeAlways, true, own, carol, Ask{Meeting: "session"}, Credentials{}, "", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			z := &fakeZoom{info: c.info}
+			src := MeetingSource{Lookup: z, Passcode: c.mode, EmailFrom: "{x}"}
+			if c.register {
+				src.Registrar = z
+			}
+			got, err := src.Credentials(context.Background(), c.p, c.a, Grant{Role: c.a.Role})
+			if err.Code() != c.code || z.lookups != c.lookups {
+				t.Fatalf("%v, %d lookups", err, z.lookups)
+			}
+			if got.Passcode != c.want.Passcode || got.SetPasscode != c.want.SetPasscode || got.RegistrantToken != c.want.RegistrantToken || got.Email != c.want.Email {
+				t.Fatalf("%+v, want %+v", got, c.want)
+			}
+		})
+	}
+	// A lookup failure refuses the join: the passcode is not guessed.
+	z := &fakeZoom{err: problem.New(problem.Zoom, zoomapi.CodeAPI, "zak", "down")}
+	if _, err := (MeetingSource{Lookup: z, Passcode: PasscodeFill}).Credentials(context.Background(), carol, mtg(0, false), Grant{}); err.Code() != zoomapi.CodeAPI {
+		t.Fatalf("Zoom down: %v", err)
+	}
+}
