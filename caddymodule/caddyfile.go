@@ -59,6 +59,26 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			api_url       <url>
 //			lifetime      <duration>
 //		}
+//		zoom_api {
+//			account_id    <value>
+//			client_id     <value>
+//			client_secret <value>
+//			oauth_url     <url>
+//			api_url       <url>
+//			lookup_ttl    <duration>
+//			timeout       <duration>
+//		}
+//		passcode       fill|always
+//		passcode_field <json path>
+//		join_url_field <json path>
+//		registrant {
+//			email       <placeholder>
+//			first_name  <placeholder>
+//			last_name   <placeholder>
+//			tk_field    <json path>
+//			email_field <json path>
+//		}
+//		seal_keys <key...>
 //		session_jwt {
 //			from                 cookie <name> | header <name>
 //			hmac_secret          <value>
@@ -122,6 +142,31 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.Zak.unmarshal(d); err != nil {
 				return err
 			}
+
+		case "zoom_api":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.ZoomAPI = new(ZoomAPIConfig)
+			if err := h.ZoomAPI.unmarshal(d); err != nil {
+				return err
+			}
+
+		case "registrant":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Registrant = new(RegistrantConfig)
+			if err := h.Registrant.unmarshal(d); err != nil {
+				return err
+			}
+
+		case "seal_keys":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.SealKeys = append(h.SealKeys, args...)
 
 		case "host_when":
 			args := d.RemainingArgs()
@@ -224,8 +269,8 @@ var (
 		"on_host_denied", "meetings", "expires", "backdate", "max_body", "meeting_number_field", "role_field",
 		"signature_field", "sdk_key_field", "session_name_field", "user_identity_field", "session_key_field",
 		"cors_origins", "demo", "public_origin", "url_fields", "meetings_claim", "fill", "require_zak_for_host",
-		"zak", "session_jwt"}
-	repeatable = map[string]bool{"meetings": true, "cors_origins": true, "public_origin": true, "url_fields": true, "fill": true}
+		"zak", "session_jwt", "zoom_api", "passcode", "passcode_field", "join_url_field", "registrant", "seal_keys"}
+	repeatable = map[string]bool{"meetings": true, "cors_origins": true, "public_origin": true, "url_fields": true, "fill": true, "seal_keys": true}
 )
 
 // optionOf names the option an error of checkConfig is about: every one
@@ -301,6 +346,58 @@ func (z *ZAKConfig) unmarshal(d *caddyfile.Dispenser) error {
 		}[opt]
 		if field == nil {
 			return d.Errf("unrecognized zak subdirective %q%s", opt, didYouMean(opt, []string{"account_id", "client_id", "client_secret", "user", "field", "oauth_url", "api_url", "lifetime"}))
+		}
+		if !d.AllArgs(field) {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+// unmarshal reads a zoom_api block.
+func (z *ZoomAPIConfig) unmarshal(d *caddyfile.Dispenser) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		if opt == "lookup_ttl" || opt == "timeout" {
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur < time.Second || dur > 24*time.Hour {
+				return d.Errf("%s %q is not a duration between 1s and 24h; write it like 10m or 5s", opt, v)
+			}
+			if opt == "timeout" {
+				z.Timeout = caddy.Duration(dur)
+			} else {
+				z.LookupTTL = caddy.Duration(dur)
+			}
+			continue
+		}
+		field := map[string]*string{
+			"account_id": &z.AccountID, "client_id": &z.ClientID, "client_secret": &z.ClientSecret,
+			"oauth_url": &z.OAuthURL, "api_url": &z.APIURL,
+		}[opt]
+		if field == nil {
+			return d.Errf("unrecognized zoom_api subdirective %q%s", opt, didYouMean(opt, []string{"account_id", "client_id", "client_secret", "oauth_url", "api_url", "lookup_ttl", "timeout"}))
+		}
+		if !d.AllArgs(field) {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+// unmarshal reads a registrant block.
+func (r *RegistrantConfig) unmarshal(d *caddyfile.Dispenser) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		field := map[string]*string{
+			"email": &r.Email, "first_name": &r.FirstName, "last_name": &r.LastName,
+			"tk_field": &r.TokenField, "email_field": &r.EmailField,
+		}[opt]
+		if field == nil {
+			return d.Errf("unrecognized registrant subdirective %q%s", opt, didYouMean(opt, []string{"email", "first_name", "last_name", "tk_field", "email_field"}))
 		}
 		if !d.AllArgs(field) {
 			return d.ArgErr()
@@ -387,5 +484,8 @@ func (h *Handler) stringOption(name string) *string {
 		"user_identity_field":  &h.UserIdentityField,
 		"session_key_field":    &h.SessionKeyField,
 		"meetings_claim":       &h.MeetingsClaim,
+		"passcode":             &h.Passcode,
+		"passcode_field":       &h.PasscodeField,
+		"join_url_field":       &h.JoinURLField,
 	}[name]
 }

@@ -335,10 +335,14 @@ func watchResponse(body []byte, hdr http.Header) {
 	var sig struct {
 		Signature string `json:"signature"`
 		ZAK       string `json:"zak"`
+		OBF       string `json:"obfToken"`
+		Passcode  string `json:"passWord"`
+		TK        string `json:"tk"`
 	}
 	if json.Unmarshal(body, &sig) == nil {
-		for _, tok := range []string{sig.Signature, sig.ZAK} {
-			if tok != "" {
+		for _, tok := range []string{sig.Signature, sig.ZAK, sig.OBF, sig.Passcode, sig.TK} {
+			// Short values (a test's "x") would match by chance.
+			if len(tok) >= 8 {
 				leakWatch.tokens = append(leakWatch.tokens, tok)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 // Placeholders set for later handlers and access logs.
@@ -213,6 +214,9 @@ func (h *Handler) authenticate(r *http.Request, repl *caddy.Replacer) (join.Prin
 	}
 	if h.Zak != nil {
 		p.ZoomUser = resolve(repl, p, h.Zak.User)
+	}
+	if r := h.Registrant; r != nil {
+		p.Registrant = zoomapi.Registrant{Email: resolve(repl, p, r.Email), FirstName: resolve(repl, p, r.FirstName), LastName: resolve(repl, p, r.LastName)}
 	}
 	return p, nil
 }

@@ -154,6 +154,12 @@ func (h *Handler) edits(r *http.Request, repl *caddy.Replacer, p join.Principal,
 	if res.Credentials.ZAK != "" {
 		edits = append(edits, joinconfig.String(h.zakField, res.Credentials.ZAK))
 	}
+	if c := res.Credentials; c.SetPasscode {
+		edits = append(edits, joinconfig.String(h.PasscodeField, c.Passcode))
+	}
+	if c := res.Credentials; c.RegistrantToken != "" {
+		edits = append(edits, joinconfig.String(h.Registrant.TokenField, c.RegistrantToken), joinconfig.String(h.Registrant.EmailField, c.Email))
+	}
 	edits = append(edits, ask.Fixes...)
 	if res.Grant.Downgraded {
 		edits = append(edits, joinconfig.Edit{Path: h.RoleField, Raw: []byte("0")})

@@ -208,6 +208,39 @@ type Handler struct {
 	// into role-1 join configs (and endpoint responses).
 	Zak *ZAKConfig `json:"zak,omitempty"`
 
+	// The account's Server-to-Server OAuth app, for meeting lookups
+	// (passcode, registrant) and ZAKs.
+	ZoomAPI *ZoomAPIConfig `json:"zoom_api,omitempty"`
+
+	// Inject mode, sdk meeting: write the meeting's passcode from Zoom
+	// into the join config, "fill" (when the backend left it empty) or
+	// "always" (over the backend's, which may be stale). Needs zoom_api.
+	// Only meetings of the account have one to give.
+	Passcode string `json:"passcode,omitempty"`
+
+	// Inject mode: where the passcode is read and written. Default
+	// passWord.
+	PasscodeField string `json:"passcode_field,omitempty"`
+
+	// Inject mode, sdk meeting: where an invite link is read when the join
+	// config has no meeting number: its /j/, /w/ or /s/ number becomes
+	// the meeting number (its pwd= is not the passcode and is ignored).
+	// Default joinUrl.
+	JoinURLField string `json:"join_url_field,omitempty"`
+
+	// Inject mode, sdk meeting: register the user for meetings and
+	// webinars that require registration, and write tk and userEmail.
+	// Needs zoom_api.
+	Registrant *RegistrantConfig `json:"registrant,omitempty"`
+
+	// Keys (base64 of 32 bytes, as {env.*} or {file.*}) that seal what the
+	// module keeps in Caddy's storage: with them, meeting lookups, ZAKs
+	// and registrant tokens are shared by every instance on the same
+	// storage; without them, each instance keeps its own in memory. The
+	// first key seals and all open, so a new key goes first and an old
+	// one stays until its records have expired.
+	SealKeys []string `json:"seal_keys,omitempty"`
+
 	// Refuse a role-1 join that has no ZAK, instead of signing a host join
 	// that cannot start the meeting.
 	RequireZAKForHost bool `json:"require_zak_for_host,omitempty"`
@@ -246,7 +279,7 @@ type Handler struct {
 	mode     mode
 	fields   join.Fields
 	sessions *session.Verifier
-	zak      *zoomapi.Client
+	zoom     *zoomapi.Client
 	zakField string
 	backdate time.Duration
 	// Where the SDK key goes in a join config (inject), and the member
@@ -359,6 +392,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	defaultString(&h.SessionNameField, "sessionName")
 	defaultString(&h.UserIdentityField, "userIdentity")
 	defaultString(&h.SessionKeyField, "sessionKey")
+	if h.sdk != join.Video && h.mode == inject {
+		defaultString(&h.JoinURLField, "joinUrl")
+	}
 	format := h.sdk.Format()
 	var answerKey string
 	h.sdkKeyAt, answerKey = format.KeyFields()
@@ -402,15 +438,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionSessions(); err != nil {
 		return err
 	}
-	sources, err := h.provisionZAK()
+	sources, err := h.provisionZoom(ctx)
 	if err != nil {
 		return err
 	}
 	h.fields = join.Fields{
 		MeetingNumber: h.MeetingNumberField, Role: h.RoleField, SessionName: h.SessionNameField,
 		UserIdentity: h.UserIdentityField, SessionKey: h.SessionKeyField,
+		JoinURL: h.JoinURLField,
 	}
-	if h.zak == nil && h.RequireZAKForHost {
+	if h.Passcode == passcodeFill {
+		h.fields.Passcode = h.PasscodeField
+	}
+	if h.Zak == nil && h.RequireZAKForHost {
 		// Only then does a ZAK from the backend matter.
 		h.fields.ZAK = h.zakField
 	}
@@ -450,6 +490,15 @@ func (h *Handler) guardedPaths() []string {
 		paths = append(paths, h.SessionNameField, h.UserIdentityField, h.SessionKeyField)
 	} else {
 		paths = append(paths, h.MeetingNumberField, h.zakField)
+		if h.JoinURLField != "" {
+			paths = append(paths, h.JoinURLField)
+		}
+		if h.Passcode != "" {
+			paths = append(paths, h.PasscodeField)
+		}
+		if r := h.Registrant; r != nil {
+			paths = append(paths, r.TokenField, r.EmailField)
+		}
 	}
 	if h.sdkKeyAt != "" {
 		paths = append(paths, h.sdkKeyAt)
@@ -562,6 +611,8 @@ func (h *Handler) checkModeOptions() error {
 			{"meeting_number_field", h.MeetingNumberField != ""}, {"role_field", h.RoleField != ""},
 			{"signature_field", h.SignatureField != ""}, {"session_name_field", h.SessionNameField != ""},
 			{"user_identity_field", h.UserIdentityField != ""}, {"session_key_field", h.SessionKeyField != ""},
+			{"passcode", h.Passcode != ""}, {"passcode_field", h.PasscodeField != ""},
+			{"join_url_field", h.JoinURLField != ""}, {"registrant", h.Registrant != nil},
 		} {
 			if o.set {
 				return fmt.Errorf("%s is for inject mode, where the module edits the backend's join config; in endpoint mode the module writes the whole answer, so remove it", o.name)
@@ -617,24 +668,8 @@ func (h *Handler) checkConfig() error {
 			return err
 		}
 	}
-	if z := h.Zak; z != nil {
-		if sdk == join.Video {
-			return errors.New("zak is for the Meeting SDK; the Video SDK has no host start token")
-		}
-		if z.AccountID == "" || z.ClientID == "" || z.ClientSecret == "" {
-			return errors.New("zak needs account_id, client_id and client_secret of a Server-to-Server OAuth app")
-		}
-		if z.Field != "" {
-			if err := joinconfig.CheckPath(z.Field); err != nil {
-				return fmt.Errorf("zak field: %w", err)
-			}
-		}
-		if err := checkServiceURL("zak oauth_url", z.OAuthURL, "https://zoom.us/oauth/token"); err != nil {
-			return err
-		}
-		if err := checkServiceURL("zak api_url", z.APIURL, "https://api.zoom.us/v2"); err != nil {
-			return err
-		}
+	if err := h.checkZoomConfig(sdk); err != nil {
+		return err
 	}
 	for _, f := range h.Fill {
 		if err := joinconfig.CheckPath(f.Path); err != nil {

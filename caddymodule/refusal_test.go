@@ -67,6 +67,16 @@ func TestStatusTable(t *testing.T) {
 		{zoomapi.CodeUserNotFound, problem.Zoom, 403},
 		{join.CodeSigningFailed, problem.Config, 500},
 		{join.CodeCredentialsConflict, problem.Config, 500},
+		{zoomapi.CodeMeetingInvalid, problem.Client, 502},
+		{zoomapi.CodeMeetingRateLimited, problem.Zoom, 503},
+		{zoomapi.CodeRegistrationFull, problem.Zoom, 409},
+		{zoomapi.CodeRegistrationClosed, problem.Zoom, 409},
+		{zoomapi.CodeRegistrationGone, problem.Zoom, 409},
+		{zoomapi.CodeRegistrationNotAllowed, problem.Config, 403},
+		{zoomapi.CodeRegistrantRateLimited, problem.Zoom, 503},
+		{join.CodeRegistrationApproval, problem.Config, 409},
+		{join.CodeRegistrantEmail, problem.Config, 403},
+		{join.CodeBackendLink, problem.Backend, 502},
 	} {
 		if got := status(problem.New(c.fault, c.code, "p", "r")); got != c.status {
 			t.Errorf("%s: status %d, want %d", c.code, got, c.status)
@@ -81,8 +91,8 @@ func TestStatusTable(t *testing.T) {
 			t.Errorf("unknown code with fault %s: %d, want %d", f, got, want)
 		}
 	}
-	if len(statusOf) != 43 {
-		t.Errorf("the table has %d codes and this test 43: add the new code here", len(statusOf))
+	if len(statusOf) != 53 {
+		t.Errorf("the table has %d codes and this test 53: add the new code here", len(statusOf))
 	}
 }
 

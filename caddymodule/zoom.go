@@ -1,12 +1,18 @@
 package caddymodule
 
 import (
+	"cmp"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
@@ -16,7 +22,8 @@ import (
 type ZAKConfig struct {
 	// The Server-to-Server OAuth app's account ID, such as
 	// {env.ZOOM_ACCOUNT_ID}; placeholders are resolved when the config
-	// loads.
+	// loads. The app's four settings may be left out when a zoom_api
+	// block names the app.
 	AccountID string `json:"account_id,omitempty"`
 
 	// The Server-to-Server OAuth app's client ID, such as
@@ -50,42 +57,257 @@ type ZAKConfig struct {
 	Lifetime caddy.Duration `json:"lifetime,omitempty"`
 }
 
-// provisionZAK builds the ZAK client and the credential source that uses
-// it; without a zak block there is none.
-func (h *Handler) provisionZAK() ([]join.CredentialSource, error) {
+// ZoomAPIConfig is the account's Server-to-Server OAuth app, which looks
+// meetings up (passcode, registration, whether a meeting is the account's),
+// registers attendees, and fetches host ZAKs. One app serves every step; a
+// zak block without credentials uses this one.
+type ZoomAPIConfig struct {
+	// The app's account ID, such as {env.ZOOM_ACCOUNT_ID}; resolved when
+	// the config loads.
+	AccountID string `json:"account_id,omitempty"`
+
+	// The app's client ID, such as {env.ZOOM_CLIENT_ID}.
+	ClientID string `json:"client_id,omitempty"`
+
+	// The app's client secret, as {env.ZOOM_CLIENT_SECRET} or {file.*},
+	// resolved when the config loads, never logged.
+	ClientSecret string `json:"client_secret,omitempty"`
+
+	// Zoom's OAuth token endpoint. Default https://zoom.us/oauth/token.
+	OAuthURL string `json:"oauth_url,omitempty"`
+
+	// Zoom's REST API base. Default https://api.zoom.us/v2.
+	APIURL string `json:"api_url,omitempty"`
+
+	// How long a meeting lookup is kept. Default 10m.
+	LookupTTL caddy.Duration `json:"lookup_ttl,omitempty"`
+
+	// How long one call to Zoom (OAuth or API) may take before the join
+	// is refused with zoom_api_unavailable. Default 10s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// RegistrantConfig registers the signed-in user for meetings and webinars
+// that require registration, and writes the registrant's tk and email into
+// the join config.
+type RegistrantConfig struct {
+	// The registrant's email, a placeholder or a template. Default
+	// {http.zoom_signature.user.email} (a session claim); with basic_auth,
+	// for example {http.auth.user.id}@example.com.
+	Email string `json:"email,omitempty"`
+
+	// The registrant's first name; default the email's local part, since
+	// Zoom requires one.
+	FirstName string `json:"first_name,omitempty"`
+
+	// The registrant's last name; optional.
+	LastName string `json:"last_name,omitempty"`
+
+	// Where the tk is written in the join config. Default tk.
+	TokenField string `json:"tk_field,omitempty"`
+
+	// Where the email is written in the join config; the SDK must send
+	// the email the registration was made with. Default userEmail.
+	EmailField string `json:"email_field,omitempty"`
+}
+
+// Passcode modes of the config.
+const (
+	passcodeFill   = "fill"
+	passcodeAlways = "always"
+)
+
+// provisionZoom builds the one Zoom API client of the handler and the
+// credential sources that use it: ZAKs for host joins, and the meeting
+// steps (passcode, registrant). Without a zak block, a zoom_api block or a
+// step that needs one, there is none.
+func (h *Handler) provisionZoom(ctx caddy.Context) ([]join.CredentialSource, error) {
 	h.zakField = "zak"
-	z := h.Zak
-	if z == nil {
-		return nil, nil
-	}
-	if z.Field != "" {
+	if z := h.Zak; z != nil && z.Field != "" {
 		h.zakField = z.Field
 	}
-	if z.User == "" {
-		z.User = "{http.zoom_signature.user.id}"
+	defaultString(&h.PasscodeField, "passWord")
+	if r := h.Registrant; r != nil {
+		defaultString(&r.Email, "{http.zoom_signature.user.email}")
+		defaultString(&r.TokenField, "tk")
+		defaultString(&r.EmailField, "userEmail")
 	}
-	warnLiteralSecret(h.logger, "zak client_secret", z.ClientSecret)
+	app := h.ZoomAPI
+	if app == nil && h.Zak != nil {
+		z := h.Zak
+		app = &ZoomAPIConfig{AccountID: z.AccountID, ClientID: z.ClientID, ClientSecret: z.ClientSecret, OAuthURL: z.OAuthURL, APIURL: z.APIURL}
+	}
+	if app == nil {
+		return nil, nil
+	}
+	warnLiteralSecret(h.logger, "zoom_api client_secret", app.ClientSecret)
 	repl := caddy.NewReplacer()
-	oauthURL, apiURL := repl.ReplaceAll(z.OAuthURL, ""), repl.ReplaceAll(z.APIURL, "")
-	if err := checkServiceURL("zak oauth_url", oauthURL, "https://zoom.us/oauth/token"); err != nil {
+	oauthURL, apiURL := repl.ReplaceAll(app.OAuthURL, ""), repl.ReplaceAll(app.APIURL, "")
+	if err := checkServiceURL("zoom_api oauth_url", oauthURL, "https://zoom.us/oauth/token"); err != nil {
 		return nil, err
 	}
-	if err := checkServiceURL("zak api_url", apiURL, "https://api.zoom.us/v2"); err != nil {
+	if err := checkServiceURL("zoom_api api_url", apiURL, "https://api.zoom.us/v2"); err != nil {
 		return nil, err
 	}
-	c, err := zoomapi.New(zoomapi.Config{
-		AccountID:    repl.ReplaceAll(z.AccountID, ""),
-		ClientID:     repl.ReplaceAll(z.ClientID, ""),
-		ClientSecret: repl.ReplaceAll(z.ClientSecret, ""),
+	cache, err := h.stateCache(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := zoomapi.Config{
+		AccountID:    repl.ReplaceAll(app.AccountID, ""),
+		ClientID:     repl.ReplaceAll(app.ClientID, ""),
+		ClientSecret: repl.ReplaceAll(app.ClientSecret, ""),
 		OAuthURL:     oauthURL,
 		APIURL:       apiURL,
-		ZAKLifetime:  time.Duration(z.Lifetime),
+		MeetingTTL:   time.Duration(app.LookupTTL),
+		HTTPClient:   &http.Client{Timeout: cmp.Or(time.Duration(app.Timeout), 10*time.Second)},
 		OnFetch:      metricZoomAPI,
-		Cache:        state.NewMemory(nil, 0),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("zak: %w (placeholders resolved to empty values?)", err)
+		Cache:        cache,
 	}
-	h.zak = c
-	return []join.CredentialSource{join.ZAKSource{Fetcher: c, User: z.User}}, nil
+	if h.Zak != nil {
+		cfg.ZAKLifetime = time.Duration(h.Zak.Lifetime)
+	}
+	c, err := zoomapi.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("zoom_api: %w (placeholders resolved to empty values?)", err)
+	}
+	h.zoom = c
+	var sources []join.CredentialSource
+	if z := h.Zak; z != nil {
+		if z.User == "" {
+			z.User = "{http.zoom_signature.user.id}"
+		}
+		sources = append(sources, join.ZAKSource{Fetcher: c, User: z.User})
+	}
+	if h.Passcode != "" || h.Registrant != nil {
+		ms := join.MeetingSource{Lookup: c, Passcode: map[string]join.PasscodeMode{passcodeFill: join.PasscodeFill, passcodeAlways: join.PasscodeAlways}[h.Passcode]}
+		if r := h.Registrant; r != nil {
+			ms.Registrar, ms.EmailFrom = c, r.Email
+		}
+		sources = append(sources, ms)
+	}
+	return sources, nil
+}
+
+// stateCache is where the Zoom client keeps lookups, ZAKs and registrant
+// tokens: sealed records in Caddy's storage when seal_keys is set, so that
+// every instance sharing the storage shares them; this process's memory
+// otherwise.
+func (h *Handler) stateCache(ctx caddy.Context) (state.Cache, error) {
+	if len(h.SealKeys) == 0 {
+		return state.NewMemory(nil, 0), nil
+	}
+	sealer, err := h.sealer()
+	if err != nil {
+		return nil, err
+	}
+	return state.NewShared(ctx.Storage(), sealer, "zoom_signature/state", nil), nil
+}
+
+// sealer builds the key ring from seal_keys: base64 of 32 bytes each, the
+// first sealing and all opening.
+func (h *Handler) sealer() (*state.Sealer, error) {
+	repl := caddy.NewReplacer()
+	keys := make([][]byte, 0, len(h.SealKeys))
+	for i, k := range h.SealKeys {
+		warnLiteralSecret(h.logger, "seal_keys", k)
+		raw := strings.TrimSpace(repl.ReplaceAll(k, ""))
+		b, err := base64.StdEncoding.DecodeString(raw)
+		if err != nil {
+			b, err = base64.RawURLEncoding.DecodeString(raw)
+		}
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("seal_keys: key %d (%s) is not the base64 of 32 bytes; make one with: head -c 32 /dev/urandom | base64", i+1, placeholdersOnly(k))
+		}
+		keys = append(keys, b)
+	}
+	return state.NewSealer(keys...)
+}
+
+// checkZoomConfig checks the Zoom API options: one app, named once, and
+// the steps that need it.
+func (h *Handler) checkZoomConfig(sdk join.SDK) error {
+	app := h.ZoomAPI
+	if z := h.Zak; z != nil {
+		if sdk == join.Video {
+			return errors.New("zak is for the Meeting SDK; the Video SDK has no host start token")
+		}
+		named := z.AccountID != "" || z.ClientID != "" || z.ClientSecret != "" || z.OAuthURL != "" || z.APIURL != ""
+		switch {
+		case named && app != nil:
+			return errors.New("zak names a Server-to-Server app and so does zoom_api; name it once, in zoom_api, and leave account_id, client_id, client_secret, oauth_url and api_url out of zak")
+		case !named && app == nil:
+			return errors.New("zak needs account_id, client_id and client_secret of a Server-to-Server OAuth app (in the zak block, or in a zoom_api block)")
+		case named:
+			if z.AccountID == "" || z.ClientID == "" || z.ClientSecret == "" {
+				return errors.New("zak needs account_id, client_id and client_secret of a Server-to-Server OAuth app")
+			}
+			if err := checkServiceURL("zak oauth_url", z.OAuthURL, "https://zoom.us/oauth/token"); err != nil {
+				return err
+			}
+			if err := checkServiceURL("zak api_url", z.APIURL, "https://api.zoom.us/v2"); err != nil {
+				return err
+			}
+		}
+		if z.Field != "" {
+			if err := joinconfig.CheckPath(z.Field); err != nil {
+				return fmt.Errorf("zak field: %w", err)
+			}
+		}
+	}
+	if app != nil {
+		if app.AccountID == "" || app.ClientID == "" || app.ClientSecret == "" {
+			return errors.New("zoom_api needs account_id, client_id and client_secret of a Server-to-Server OAuth app")
+		}
+		if err := checkServiceURL("zoom_api oauth_url", app.OAuthURL, "https://zoom.us/oauth/token"); err != nil {
+			return err
+		}
+		if err := checkServiceURL("zoom_api api_url", app.APIURL, "https://api.zoom.us/v2"); err != nil {
+			return err
+		}
+		if app.LookupTTL < 0 {
+			return errors.New("zoom_api lookup_ttl must be positive")
+		}
+	}
+	if h.Passcode != "" && h.Passcode != passcodeFill && h.Passcode != passcodeAlways {
+		return fmt.Errorf("passcode %q is not known; use fill (when the backend left it empty) or always", h.Passcode)
+	}
+	for _, step := range []struct {
+		name string
+		set  bool
+	}{{"passcode", h.Passcode != ""}, {"registrant", h.Registrant != nil}} {
+		switch {
+		case !step.set:
+		case sdk == join.Video:
+			return errors.New(step.name + " is for the Meeting SDK; Video SDK sessions have no Zoom meeting to look up")
+		case app == nil:
+			return errors.New(step.name + " needs zoom_api, the account's Server-to-Server OAuth app, to look the meeting up")
+		}
+	}
+	if h.JoinURLField != "" && sdk == join.Video {
+		return errors.New("join_url_field is for the Meeting SDK; Video SDK sessions have no invite link")
+	}
+	for _, f := range []struct{ name, path string }{{"passcode_field", h.PasscodeField}, {"join_url_field", h.JoinURLField}} {
+		if f.path != "" {
+			if err := joinconfig.CheckPath(f.path); err != nil {
+				return fmt.Errorf("%s: %w", f.name, err)
+			}
+		}
+	}
+	if r := h.Registrant; r != nil {
+		for _, f := range []struct{ name, path string }{{"registrant tk_field", r.TokenField}, {"registrant email_field", r.EmailField}} {
+			if f.path != "" {
+				if err := joinconfig.CheckPath(f.path); err != nil {
+					return fmt.Errorf("%s: %w", f.name, err)
+				}
+			}
+		}
+		if r.Email != "" && !strings.Contains(r.Email, "{") {
+			return fmt.Errorf("registrant email %q is not a placeholder; each user registers with their own, e.g. {http.zoom_signature.user.email}", r.Email)
+		}
+	}
+	if len(h.SealKeys) > 0 && (len(h.SealKeys) > 8) {
+		return errors.New("seal_keys takes at most 8 keys")
+	}
+	return nil
 }
