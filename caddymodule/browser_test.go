@@ -23,6 +23,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi/zoomtest"
 )
 
 // The browser suite drives Debian's Chromium with the real Zoom Meeting SDK
@@ -68,6 +69,7 @@ type standIn struct {
 
 type url2 struct {
 	signature, apiKey, meetingNumber, zak, verdict string
+	passcode, userEmail, tk                        string
 }
 
 const standInAccepted = "stand-in: signature accepted"
@@ -90,7 +92,11 @@ func newStandIn(t *testing.T, key, secret string) *standIn {
 		}
 		_ = r.ParseForm()
 		got := url2{signature: r.PostForm.Get("signature"), apiKey: r.PostForm.Get("apiKey"),
-			meetingNumber: r.PostForm.Get("meetingNumber"), zak: r.PostForm.Get("zsk")} // the SDK sends the ZAK as zsk
+			meetingNumber: r.PostForm.Get("meetingNumber"), zak: r.PostForm.Get("zsk"), // the SDK sends the ZAK as zsk
+			userEmail: r.PostForm.Get("userEmail"), tk: r.PostForm.Get("tk")}
+		// The SDK URI-encodes the passcode before the form encodes it
+		// again; Zoom decodes both.
+		got.passcode, _ = url.QueryUnescape(r.PostForm.Get("passWord"))
 		got.verdict = judge(got, key, secret)
 		s.mu.Lock()
 		s.received = append(s.received, got)
@@ -200,6 +206,28 @@ http://:{PORT} {
 	}
 	handle /api/join-config {
 		import backend
+	}
+	basic_auth /api/helpers/join-config {
+		attendee {HASH}
+	}
+	zoom_signature /api/helpers/join-config {
+		sdk_key ` + testKey + `
+		sdk_secret {env.ZS_TEST_SECRET}
+		zoom_api {
+			account_id {env.ZS_ZOOM_ACCOUNT}
+			client_id {env.ZS_ZOOM_CLIENT}
+			client_secret {env.ZS_ZOOM_SECRET}
+			oauth_url {ZOOM}/oauth/token
+			api_url {ZOOM}/v2
+		}
+		passcode fill
+		registrant {
+			email {http.auth.user.id}@example.com
+		}
+	}
+	handle /api/helpers/join-config {
+		header Content-Type application/json
+		respond ` + "`" + `{"meetingNumber":"912 3456 7890","role":0,"passWord":"","userName":"{http.auth.user.id}"}` + "`" + `
 	}
 	basic_auth /api/backend/join-config {
 		attendee {HASH}
@@ -422,6 +450,21 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("passcode and registrant from Zoom reach the SDK", func(t *testing.T) {
+		const passcode = "pc+Rg/7=x&1Q" // characters the SDK and the form both encode
+		z.AddMeeting("91234567890", zoomtest.Meeting{Passcode: passcode, Approval: 0})
+		open(t, base+"/component.html")
+		res := join(t, `{config: '/api/helpers/join-config', user: 'attendee', password: '`+testPassword+`'}`)
+		tk := z.Registrant("91234567890", "attendee@example.com")
+		if res.Status != 200 || res.Config["passWord"] != passcode || tk == "" || res.Config["tk"] != tk || res.Config["userEmail"] != "attendee@example.com" {
+			t.Fatalf("join config %+v (the fake registered tk %q)", res, tk)
+		}
+		got := stand.last()
+		if got.verdict != standInAccepted || got.meetingNumber != "91234567890" || got.passcode != passcode || got.tk != tk || got.userEmail != "attendee@example.com" {
+			t.Fatalf("stand-in received %+v", got)
+		}
+	})
+
 	t.Run("cross-origin isolation on the SDK page only", func(t *testing.T) {
 		iso, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`self.crossOriginIsolated`))
 		if err != nil || !iso {
@@ -541,7 +584,7 @@ func TestBrowser(t *testing.T) {
 		host := fmt.Sprintf("127.0.0.1:%d", port)
 		for _, p := range []string{
 			host + "/component.html", host + "/component.js", host + "/", host + "/app.js",
-			host + "/api/join-config", host + "/api/signature", host + "/bad/expired",
+			host + "/api/join-config", host + "/api/signature", host + "/bad/expired", host + "/api/helpers/join-config",
 			fmt.Sprintf("abc123.tunnel.test:%d/api/join-config", edge),
 			"zoom.us/api/v1/wc/info",
 		} {

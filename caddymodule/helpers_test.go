@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -296,3 +297,48 @@ func claimsOf(t *testing.T, tok string) jwt.MapClaims {
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestJoinHelpersExample runs examples/join-helpers.Caddyfile, as a real
+// caddy process, against the Zoom stand-in with the environment it
+// documents: alice and bob with password demo, registrants as
+// <user>@example.com, and its stand-in backend.
+func TestJoinHelpersExample(t *testing.T) {
+	z := newZoomFake(t)
+	z.AddMeeting(mtgOpen, zoomtest.Meeting{Passcode: "pc-open-7Hq2xZ9w", Approval: 2})
+	z.AddMeeting(mtgReg, zoomtest.Meeting{Passcode: "pc-reg-Kd83mQ0p", Approval: 0})
+	cfg, _ := filepath.Abs("../examples/join-helpers.Caddyfile")
+	p := runCaddy(t, cfg, "ZOOM_SDK_KEY="+testKey, "ZOOM_SDK_SECRET="+testSecret,
+		"ZOOM_ACCOUNT_ID="+z.AccountID, "ZOOM_CLIENT_ID="+z.ClientID, "ZOOM_CLIENT_SECRET="+z.ClientSecret,
+		"ZOOM_OAUTH_URL="+z.OAuthURL(), "ZOOM_API_URL="+z.APIURL())
+	c := p.instance(t)
+	do := func(user, query string) response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", c.base+"/api/join-config?"+query, nil)
+		req.SetBasicAuth(user, "demo")
+		resp, err := c.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		watchResponse(b, resp.Header)
+		return response{status: resp.StatusCode, header: resp.Header, body: b}
+	}
+	link := "https://us02web.zoom.us/j/" + mtgOpen + "?pwd=Zm9vYmFy.1"
+	resp := do("bob", "link="+url.QueryEscape(link))
+	m := resp.json(t)
+	if resp.status != 200 || m["meetingNumber"] != mtgOpen || m["passWord"] != "pc-open-7Hq2xZ9w" || m["userName"] != "bob" || m["signature"] == nil {
+		t.Fatalf("link: %d %s", resp.status, resp.body)
+	}
+	resp = do("alice", "meeting="+mtgReg)
+	m = resp.json(t)
+	if resp.status != 200 || m["tk"] != z.Registrant(mtgReg, "alice@example.com") || m["userEmail"] != "alice@example.com" || m["passWord"] != "pc-reg-Kd83mQ0p" {
+		t.Fatalf("registration: %d %s", resp.status, resp.body)
+	}
+	if resp = do("alice", "meeting="+mtgReg); z.RegistrantCalls(mtgReg, "alice@example.com") != 1 {
+		t.Fatalf("registered twice: %s", resp.body)
+	}
+	if resp = do("mallory", "meeting="+mtgReg); resp.status != 401 {
+		t.Fatalf("unknown user: %d", resp.status)
+	}
+}

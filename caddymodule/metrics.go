@@ -29,7 +29,7 @@ var (
 	metricJWKS = counterVec("jwks_fetches_total",
 		"JWKS fetches for session_jwt, by result (ok, error).", "result")
 	metricZoom = counterVec("zoom_api_requests_total",
-		"Calls to Zoom for host ZAKs, by kind (oauth, zak) and result (ok, error).", "kind", "result")
+		"Calls to Zoom, by kind (oauth, zak, meeting, registrant) and result (ok, error).", "kind", "result")
 	metricDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "zoom_signature", Name: "handler_duration_seconds",
 		Help:    "Time spent inside the handler itself, excluding the next handler, by handler and mode. Calls to Zoom and JWKS fetches count, hence the buckets up to 10 s.",

@@ -127,15 +127,17 @@ async function join() {
   $('zmmtg-root').style.display = 'block';
   ZoomMtg.init({
     leaveUrl: current.leaveUrl || location.href,
-    success: () => ZoomMtg.join({
+    success: () => ZoomMtg.join(Object.assign({
       signature: current.signature,
       meetingNumber: current.meetingNumber,
       passWord: current.passWord || '',
       userName: current.userName || $('user').value,
-      zak: current.zak || '',
+      userEmail: current.userEmail || '',
+      tk: current.tk || '',
       success: () => setStatus($('join-status'), 'Joined.', 'ok'),
       error: joinFailed,
-    }),
+    // A ZAK or an OBF token, never both: the SDK refuses the pair.
+    }, current.zak ? { zak: current.zak } : current.obfToken ? { obfToken: current.obfToken } : {})),
     error: joinFailed,
   });
 }

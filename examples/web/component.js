@@ -21,14 +21,19 @@ async function zsJoin({ config = '/api/join-config', user = 'attendee', password
     });
   }
   try {
-    await client.join({
+    const opts = {
       signature: body.signature,
       meetingNumber: body.meetingNumber,
       password: body.passWord || '',
       userName: body.userName || user,
       userEmail: body.userEmail || '',
-      zak: body.zak || '',
-    });
+      tk: body.tk || '',
+    };
+    // A join carries a ZAK or an OBF token, never both: the SDK refuses
+    // the pair.
+    if (body.zak) opts.zak = body.zak;
+    else if (body.obfToken) opts.obfToken = body.obfToken;
+    await client.join(opts);
     out.join = { ok: true };
   } catch (e) {
     out.join = { ok: false, reason: (e && e.reason) || String(e), errorCode: e && e.errorCode };

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -47,8 +48,12 @@ type Server struct {
 	expiresIn int
 }
 
-// New starts a fake with one account and the given users (IDs or emails).
-func New(users ...string) *Server {
+// New starts a fake on a loopback port with one account and the given
+// users (IDs or emails).
+func New(users ...string) *Server { return Serve(nil, users...) }
+
+// Serve starts a fake on l (a loopback port when nil).
+func Serve(l net.Listener, users ...string) *Server {
 	s := &Server{
 		AccountID: "acct-" + randHex(4), ClientID: "client-" + randHex(4), ClientSecret: "s2s-secret-" + randHex(8),
 		users: map[string]bool{}, zakCalls: map[string]int{}, tokens: map[string]bool{}, zaks: map[string]string{}, expiresIn: 3599,
@@ -64,7 +69,7 @@ func New(users ...string) *Server {
 	mux.HandleFunc("GET /v2/webinars/{id}", s.meeting(true))
 	mux.HandleFunc("POST /v2/meetings/{id}/registrants", s.register(false))
 	mux.HandleFunc("POST /v2/webinars/{id}/registrants", s.register(true))
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		slow, down := s.slow, s.failAPI && strings.HasPrefix(r.URL.Path, "/v2/")
 		s.mu.Unlock()
@@ -85,6 +90,11 @@ func New(users ...string) *Server {
 		}
 		mux.ServeHTTP(w, r)
 	}))
+	if l != nil {
+		s.Server.Listener.Close()
+		s.Server.Listener = l
+	}
+	s.Server.Start()
 	return s
 }
 

@@ -1,0 +1,77 @@
+// Command zoomstandin serves the project's local stand-in for Zoom's OAuth
+// server and REST API (package zoomtest, the one the tests use), so that
+// the examples run without a Zoom account:
+//
+//	go run ./cmd/zoomstandin -env zoom.env        # keeps running
+//	set -a; . ./zoom.env; set +a                  # in another shell
+//	go run ./cmd/caddy run --config examples/join-helpers.Caddyfile
+//
+// It writes the environment the examples read (ZOOM_ACCOUNT_ID,
+// ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, ZOOM_OAUTH_URL, ZOOM_API_URL and
+// demo SDK credentials) and serves these meetings of its account:
+// 85746065432 (passcode, no registration), 91234567890 (registration
+// required) and 93333333333 (a webinar with registration). Any other
+// number is outside the account. It listens on loopback only.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi/zoomtest"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:9900", "loopback address to listen on")
+	envFile := flag.String("env", "", "also write the environment to this file (mode 0600)")
+	flag.Parse()
+	host, _, err := net.SplitHostPort(*listen)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		log.Fatalf("-listen %q: the stand-in listens on a loopback address only, such as 127.0.0.1:9900", *listen)
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatal(err)
+	}
+	z := zoomtest.Serve(l, "alice@example.com", "bob@example.com")
+	defer z.Close()
+	start := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	z.AddMeeting("85746065432", zoomtest.Meeting{Passcode: "e3Rf9k", Approval: 2, Start: start, Duration: 60})
+	z.AddMeeting("91234567890", zoomtest.Meeting{Passcode: "r3g1st", Approval: 0, Start: start, Duration: 60})
+	z.AddMeeting("93333333333", zoomtest.Meeting{Webinar: true, Passcode: "w3b1nr", Approval: 0, Start: start, Duration: 90})
+
+	env := strings.Join([]string{
+		"ZOOM_SDK_KEY=standin-sdk-key",
+		"ZOOM_SDK_SECRET=standin-sdk-secret-" + randHex(16),
+		"ZOOM_ACCOUNT_ID=" + z.AccountID,
+		"ZOOM_CLIENT_ID=" + z.ClientID,
+		"ZOOM_CLIENT_SECRET=" + z.ClientSecret,
+		"ZOOM_OAUTH_URL=" + z.OAuthURL(),
+		"ZOOM_API_URL=" + z.APIURL(),
+	}, "\n") + "\n"
+	if *envFile != "" {
+		if err := os.WriteFile(*envFile, []byte(env), 0o600); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Print(env)
+	log.Printf("Zoom stand-in listening on %s; stop with Ctrl-C", z.URL)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
