@@ -27,7 +27,24 @@ type Server struct {
 	*httptest.Server
 	AccountID, ClientID, ClientSecret string
 
+	// App is the user OAuth app (authorization code), beside the
+	// account's Server-to-Server app above.
+	App UserApp
+
 	OAuthCalls atomic.Int64
+
+	refreshCalls, obfCalls atomic.Int64
+	zoomUsers              map[string]ZoomUser
+	authorizeAs            string
+	deny                   bool
+	grantScopes            string
+	codes                  map[string]*authCode
+	refreshes              map[string]*userGrant
+	userTokens             map[string]userAccess
+	userIssued             []string
+	obf                    map[string]OBFToken
+	revoked                int
+	userLifetime           int
 
 	mu        sync.Mutex
 	users     map[string]bool
@@ -62,8 +79,12 @@ func Serve(l net.Listener, users ...string) *Server {
 	for _, u := range users {
 		s.users[u] = true
 	}
+	s.initUserOAuth()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth/token", s.token)
+	mux.HandleFunc("GET /oauth/authorize", s.authorize)
+	mux.HandleFunc("POST /oauth/revoke", s.revoke)
+	mux.HandleFunc("GET /v2/users/me", s.me)
 	mux.HandleFunc("GET /v2/users/{user}/token", s.userToken)
 	mux.HandleFunc("GET /v2/meetings/{id}", s.meeting(false))
 	mux.HandleFunc("GET /v2/webinars/{id}", s.meeting(true))
@@ -162,11 +183,15 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, secret, ok := r.BasicAuth()
+	_ = r.ParseForm() // Zoom takes the parameters in the query or the form
+	if ok && id == s.App.ClientID && secret == s.App.ClientSecret {
+		s.userGrantToken(w, r)
+		return
+	}
 	if !ok || id != s.ClientID || secret != s.ClientSecret {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"reason": "Invalid client_id or client_secret", "error": "invalid_client"})
 		return
 	}
-	_ = r.ParseForm() // Zoom takes the parameters in the query or the form
 	if g := r.Form.Get("grant_type"); g != "account_credentials" {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"reason": "Unsupported grant type", "error": "unsupported_grant_type"})
 		return
@@ -186,6 +211,10 @@ func (s *Server) userToken(w http.ResponseWriter, r *http.Request) {
 	user := r.PathValue("user")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if user == "me" && r.URL.Query().Get("type") == "onbehalf" {
+		s.onBehalf(w, r)
+		return
+	}
 	s.zakCalls[user]++
 	if !s.authorized(w, r) {
 		return

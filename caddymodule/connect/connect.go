@@ -1,0 +1,188 @@
+// Package connect keeps the Zoom accounts that site users connected: the
+// user OAuth flow (authorization code with PKCE), the grants it yields
+// (sealed records in Caddy's storage, one per site user), their refresh
+// (under the storage's lock, so that a cluster refreshes each grant once
+// and never loses a rotated refresh token), and the OBF tokens fetched with
+// them for joins to meetings outside the app's account. It imports nothing
+// from Caddy: the storage is state.Storage (what certmagic.Storage offers).
+//
+// No token leaves this package except the OBF token a join carries: access
+// and refresh tokens are sealed at rest, and errors carry Zoom's status and
+// numeric code, never its text.
+package connect
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
+
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
+)
+
+// Defaults: Zoom's endpoints and the scopes an OBF join needs.
+const (
+	DefaultAuthorizeURL = "https://zoom.us/oauth/authorize"
+	DefaultTokenURL     = "https://zoom.us/oauth/token"
+	DefaultRevokeURL    = "https://zoom.us/oauth/revoke"
+	DefaultAPIURL       = "https://api.zoom.us/v2"
+)
+
+// DefaultScopes are asked for and required: OBF tokens and /users/me.
+var DefaultScopes = []string{"user:read:token", "user:read:user"}
+
+// Config configures a Manager.
+type Config struct {
+	ClientID, ClientSecret string
+	// RedirectURL is the callback route's absolute URL, exactly as the
+	// app's Marketplace page lists it.
+	RedirectURL string
+
+	AuthorizeURL, TokenURL, RevokeURL, APIURL string
+
+	// Scopes are asked for, and must all be granted.
+	Scopes []string
+
+	// Storage keeps the grants (and the used connect states), sealed by
+	// Sealer; Prefix names their folder, such as "zoom_signature/grants".
+	Storage state.Storage
+	Sealer  *state.Sealer
+	Prefix  string
+
+	// ConnectURL is where a user connects, named in refusals.
+	ConnectURL string
+
+	// OBFPerMinute bounds the OBF tokens fetched per user and meeting,
+	// so that a script cannot burn them. Default 6.
+	OBFPerMinute int
+
+	// Margin: an access token is refreshed this long before it expires.
+	// Default 5m.
+	Margin time.Duration
+
+	HTTPClient *http.Client
+	Now        func() time.Time
+	// OnFetch is told about every call to Zoom (kind "user_oauth",
+	// "user_api", "obf", "revoke"), for metrics. It never sees a token.
+	OnFetch func(kind string, err error)
+}
+
+// Manager runs the flow and keeps the grants. It is safe for concurrent
+// use.
+type Manager struct {
+	cfg    Config
+	oauth  oauth2.Config
+	ctx    context.Context // carries the HTTP client for oauth2
+	flight singleflight.Group
+
+	mu     sync.Mutex
+	limits map[string]*rate.Limiter // user/meeting -> OBF fetches
+	holds  map[string]time.Time     // user -> Zoom's 429 reset
+}
+
+// New builds a Manager; it contacts nobody.
+func New(c Config) (*Manager, error) {
+	if c.ClientID == "" || c.ClientSecret == "" || c.RedirectURL == "" {
+		return nil, errors.New("the user OAuth app needs client_id, client_secret and redirect_uri")
+	}
+	if c.Storage == nil || c.Sealer == nil {
+		return nil, errors.New("grants need a storage and seal keys")
+	}
+	if c.AuthorizeURL == "" {
+		c.AuthorizeURL = DefaultAuthorizeURL
+	}
+	if c.TokenURL == "" {
+		c.TokenURL = DefaultTokenURL
+	}
+	if c.RevokeURL == "" {
+		c.RevokeURL = strings.TrimSuffix(c.TokenURL, "/token") + "/revoke"
+	}
+	if c.APIURL == "" {
+		c.APIURL = DefaultAPIURL
+	}
+	if len(c.Scopes) == 0 {
+		c.Scopes = DefaultScopes
+	}
+	if c.Prefix == "" {
+		c.Prefix = "zoom_signature/grants"
+	}
+	if c.OBFPerMinute <= 0 {
+		c.OBFPerMinute = 6
+	}
+	if c.Margin <= 0 {
+		c.Margin = 5 * time.Minute
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	m := &Manager{
+		cfg: c,
+		oauth: oauth2.Config{
+			ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL, Scopes: c.Scopes,
+			Endpoint: oauth2.Endpoint{AuthURL: c.AuthorizeURL, TokenURL: c.TokenURL, AuthStyle: oauth2.AuthStyleInHeader},
+		},
+		limits: map[string]*rate.Limiter{},
+		holds:  map[string]time.Time{},
+	}
+	m.ctx = context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{
+		Timeout: c.HTTPClient.Timeout, Transport: hookTransport{next: transportOf(c.HTTPClient), hook: c.OnFetch, kind: "user_oauth"},
+	})
+	return m, nil
+}
+
+// Refusal codes.
+const (
+	CodeNotConnected  = "zoom_not_connected"
+	CodeGrantRevoked  = "zoom_grant_revoked"
+	CodeOAuth         = "zoom_user_oauth_unavailable"
+	CodeStore         = "grant_store_unavailable"
+	CodeOBFRateLimit  = "obf_rate_limited"
+	CodeOBFTooMany    = "obf_too_many"
+	CodeOBFMeeting    = "obf_meeting_invalid"
+	CodeOBFUnissued   = "obf_unavailable"
+	CodeStateMissing  = "connect_state_missing"
+	CodeStateInvalid  = "connect_state_invalid"
+	CodeStateMismatch = "connect_state_mismatch"
+	CodeStateReplayed = "connect_state_replayed"
+	CodeUserMismatch  = "connect_user_mismatch"
+	CodeDenied        = "connect_denied"
+	CodeCodeMissing   = "connect_code_missing"
+	CodeCodeInvalid   = "connect_code_invalid"
+	CodeScopeMissing  = "connect_scope_missing"
+	CodeUserInactive  = "connect_user_inactive"
+	CodeUnauthorized  = "connect_unauthenticated"
+)
+
+// name is the storage key of a site user's grant: the SHA-256 of the user,
+// so that no user name shows in a file name, and the additional data of
+// its seal, so that a record moved to another user does not open.
+func (m *Manager) name(siteUser string) string {
+	sum := sha256.Sum256([]byte("grant\x00" + siteUser))
+	return m.cfg.Prefix + "/" + hex.EncodeToString(sum[:])
+}
+
+func (m *Manager) notConnected() *problem.Error {
+	return problem.New(problem.Client, CodeNotConnected, "obfToken",
+		"this meeting is outside the app's Zoom account, so joining it needs your own Zoom account connected; connect it at "+m.cfg.ConnectURL+" and try again")
+}
+
+func (m *Manager) revoked(why string) *problem.Error {
+	return problem.New(problem.Client, CodeGrantRevoked, "obfToken",
+		"your connected Zoom account can no longer be used ("+why+"), so it was disconnected; connect it again at "+m.cfg.ConnectURL)
+}
+
+func zoomDown(code, what string) *problem.Error {
+	return problem.New(problem.Zoom, code, "obfToken", what)
+}
