@@ -26,7 +26,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		sdk                  meeting|video|websdk1
 //		sdk_key              <value>
 //		sdk_secret           <value>
-//		mode                 inject|endpoint
+//		mode                 inject|endpoint|connect
 //		identity             <placeholder>
 //		allow_anonymous
 //		host_when            any | <placeholder> <value...>
@@ -77,6 +77,22 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			last_name   <placeholder>
 //			tk_field    <json path>
 //			email_field <json path>
+//		}
+//		obf {
+//			client_id     <value>
+//			client_secret <value>
+//			redirect_uri  <url>
+//			authorize_url <url>
+//			oauth_url     <url>
+//			api_url       <url>
+//			scopes        <scope...>
+//			when          external|always|backend
+//			backend_field <json path>
+//			field         <json path>
+//			connect_url   <path or url>
+//			done_url      <path or url>
+//			per_minute    <n>
+//			timeout       <duration>
 //		}
 //		seal_keys <key...>
 //		session_jwt {
@@ -149,6 +165,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.ZoomAPI = new(ZoomAPIConfig)
 			if err := h.ZoomAPI.unmarshal(d); err != nil {
+				return err
+			}
+
+		case "obf":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.OBF = new(OBFConfig)
+			if err := h.OBF.unmarshal(d); err != nil {
 				return err
 			}
 
@@ -269,7 +294,7 @@ var (
 		"on_host_denied", "meetings", "expires", "backdate", "max_body", "meeting_number_field", "role_field",
 		"signature_field", "sdk_key_field", "session_name_field", "user_identity_field", "session_key_field",
 		"cors_origins", "demo", "public_origin", "url_fields", "meetings_claim", "fill", "require_zak_for_host",
-		"zak", "session_jwt", "zoom_api", "passcode", "passcode_field", "join_url_field", "registrant", "seal_keys"}
+		"zak", "session_jwt", "zoom_api", "passcode", "passcode_field", "join_url_field", "registrant", "seal_keys", "obf"}
 	repeatable = map[string]bool{"meetings": true, "cors_origins": true, "public_origin": true, "url_fields": true, "fill": true, "seal_keys": true}
 )
 
@@ -380,6 +405,56 @@ func (z *ZoomAPIConfig) unmarshal(d *caddyfile.Dispenser) error {
 		}[opt]
 		if field == nil {
 			return d.Errf("unrecognized zoom_api subdirective %q%s", opt, didYouMean(opt, []string{"account_id", "client_id", "client_secret", "oauth_url", "api_url", "lookup_ttl", "timeout"}))
+		}
+		if !d.AllArgs(field) {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+// unmarshal reads an obf block.
+func (o *OBFConfig) unmarshal(d *caddyfile.Dispenser) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "scopes":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			o.Scopes = append(o.Scopes, args...)
+			continue
+		case "per_minute":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 600 {
+				return d.Errf("per_minute %q is not a number between 1 and 600", v)
+			}
+			o.PerMinute = n
+			continue
+		case "timeout":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur < time.Second || dur > time.Minute {
+				return d.Errf("timeout %q is not a duration between 1s and 1m; write it like 10s", v)
+			}
+			o.Timeout = caddy.Duration(dur)
+			continue
+		}
+		field := map[string]*string{
+			"client_id": &o.ClientID, "client_secret": &o.ClientSecret, "redirect_uri": &o.RedirectURI,
+			"authorize_url": &o.AuthorizeURL, "oauth_url": &o.OAuthURL, "api_url": &o.APIURL, "when": &o.When,
+			"backend_field": &o.BackendField, "field": &o.Field, "connect_url": &o.ConnectURL, "done_url": &o.DoneURL,
+		}[opt]
+		if field == nil {
+			return d.Errf("unrecognized obf subdirective %q%s", opt, didYouMean(opt, []string{"client_id", "client_secret", "redirect_uri", "authorize_url", "oauth_url", "api_url", "scopes", "when", "backend_field", "field", "connect_url", "done_url", "per_minute", "timeout"}))
 		}
 		if !d.AllArgs(field) {
 			return d.ArgErr()

@@ -303,7 +303,7 @@ func TestCaddyfileErrorLines(t *testing.T) {
 		bad  int      // the index in opts of the option at fault
 		want string
 	}{
-		{"mode typo", []string{"sdk_key k", "sdk_secret s", "mode endpiont", "meetings any"}, 2, `mode "endpiont" is not known; use inject or endpoint`},
+		{"mode typo", []string{"sdk_key k", "sdk_secret s", "mode endpiont", "meetings any"}, 2, `mode "endpiont" is not known; use inject, endpoint or connect`},
 		{"sdk typo", []string{"sdk_key k", "sdk vidoe", "sdk_secret s"}, 1, `sdk "vidoe" is not known`},
 		{"expires range", []string{"sdk_key k", "expires 10m", "sdk_secret s"}, 1, "between 30m and 48h"},
 		{"expires syntax", []string{"sdk_key k", "expires 2hours", "sdk_secret s"}, 1, `expires "2hours" is not a duration; write it like 2h`},

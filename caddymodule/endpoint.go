@@ -91,6 +91,11 @@ func (h *Handler) answer(out []byte, res join.Result) []byte {
 		out = append(out, `,"zak":`...)
 		out = jsonstr.Append(out, res.Credentials.ZAK)
 	}
+	if res.Credentials.OBF != "" {
+		// The SDK's join option, whatever field inject mode writes.
+		out = append(out, `,"obfToken":`...)
+		out = jsonstr.Append(out, res.Credentials.OBF)
+	}
 	return append(out, '}')
 }
 

@@ -36,7 +36,14 @@ func helpersBackend(t *testing.T) *httptest.Server {
 			if q.Has("stale") {
 				pass = "backend-passcode-R4nd"
 			}
-			v = map[string]any{"meetingNumber": q.Get("meeting"), "role": 0, "passWord": pass, "userName": user}
+			role := 0
+			if q.Get("role") == "1" {
+				role = 1
+			}
+			v = map[string]any{"meetingNumber": q.Get("meeting"), "role": role, "passWord": pass, "userName": user}
+			if q.Has("zak") {
+				v["zak"] = "backend-zak-Z9x8c7v6"
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(v)

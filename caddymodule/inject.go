@@ -18,8 +18,11 @@ import (
 
 // ServeHTTP signs in inject mode and answers in endpoint mode.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if h.mode == endpoint {
+	switch h.mode {
+	case endpoint:
 		return h.serveEndpoint(w, r)
+	case connectMode:
+		return h.serveConnect(w, r)
 	}
 	return h.serveInject(w, r, next)
 }
@@ -153,6 +156,9 @@ func (h *Handler) edits(r *http.Request, repl *caddy.Replacer, p join.Principal,
 	edits = append(edits, joinconfig.String(h.SignatureField, res.Token))
 	if res.Credentials.ZAK != "" {
 		edits = append(edits, joinconfig.String(h.zakField, res.Credentials.ZAK))
+	}
+	if c := res.Credentials; c.OBF != "" {
+		edits = append(edits, joinconfig.String(h.OBF.Field, c.OBF))
 	}
 	if c := res.Credentials; c.SetPasscode {
 		edits = append(edits, joinconfig.String(h.PasscodeField, c.Passcode))

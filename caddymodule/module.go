@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/connect"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
@@ -63,6 +64,7 @@ var (
 const (
 	modeInject   = "inject"
 	modeEndpoint = "endpoint"
+	modeConnect  = "connect"
 
 	hostDeny      = "deny"
 	hostDowngrade = "downgrade"
@@ -76,13 +78,11 @@ type mode uint8
 const (
 	inject mode = iota
 	endpoint
+	connectMode
 )
 
 func (m mode) String() string {
-	if m == endpoint {
-		return modeEndpoint
-	}
-	return modeInject
+	return [...]string{modeInject, modeEndpoint, modeConnect}[m]
 }
 
 // Limits on the token lifetime that the handler accepts in its config.
@@ -121,7 +121,9 @@ type Handler struct {
 	SDKSecret string `json:"sdk_secret,omitempty"`
 
 	// "inject" (default) rewrites the next handler's JSON response;
-	// "endpoint" answers POST requests like Zoom's sample endpoints.
+	// "endpoint" answers POST requests like Zoom's sample endpoints;
+	// "connect" serves the routes through which users connect their Zoom
+	// accounts (start, callback, status, disconnect; needs obf).
 	Mode string `json:"mode,omitempty"`
 
 	// The placeholder that names the user, filled by an earlier auth
@@ -233,6 +235,10 @@ type Handler struct {
 	// Needs zoom_api.
 	Registrant *RegistrantConfig `json:"registrant,omitempty"`
 
+	// Connect site users' own Zoom accounts, and write OBF tokens into
+	// attendee joins of meetings outside the app's account.
+	OBF *OBFConfig `json:"obf,omitempty"`
+
 	// Keys (base64 of 32 bytes, as {env.*} or {file.*}) that seal what the
 	// module keeps in Caddy's storage: with them, meeting lookups, ZAKs
 	// and registrant tokens are shared by every instance on the same
@@ -280,6 +286,7 @@ type Handler struct {
 	fields   join.Fields
 	sessions *session.Verifier
 	zoom     *zoomapi.Client
+	connect  *connect.Manager
 	zakField string
 	backdate time.Duration
 	// Where the SDK key goes in a join config (inject), and the member
@@ -366,8 +373,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Mode == "" {
 		h.Mode = modeInject
 	}
-	if h.Mode == modeEndpoint {
+	switch h.Mode {
+	case modeEndpoint:
 		h.mode = endpoint
+	case modeConnect:
+		h.mode = connectMode
 	}
 	if h.Identity == "" {
 		h.Identity = "{http.auth.user.id}"
@@ -410,7 +420,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	key := strings.TrimSpace(repl.ReplaceAll(h.SDKKey, ""))
 	secret := repl.ReplaceAll(h.SDKSecret, "")
-	if h.Demo != nil && (key == "" || secret == "") {
+	if h.mode == connectMode && key == "" && secret == "" {
+		// The connect routes sign nothing.
+		key, secret = demoKey, demoSecret
+	} else if h.Demo != nil && (key == "" || secret == "") {
 		key, secret = demoKey, demoSecret
 		h.logger.Warn("demo: signing with a fake SDK key and secret, whose tokens join no real meeting; to sign for real, set what sdk_key and sdk_secret name",
 			zap.String("sdk_key", placeholdersOnly(h.SDKKey)), zap.String("sdk_secret", placeholdersOnly(h.SDKSecret)))
@@ -442,6 +455,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	obf, err := h.provisionOBF(ctx)
+	if err != nil {
+		return err
+	}
+	sources = append(sources, obf...)
 	h.fields = join.Fields{
 		MeetingNumber: h.MeetingNumberField, Role: h.RoleField, SessionName: h.SessionNameField,
 		UserIdentity: h.UserIdentityField, SessionKey: h.SessionKeyField,
@@ -450,8 +468,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Passcode == passcodeFill {
 		h.fields.Passcode = h.PasscodeField
 	}
-	if h.Zak == nil && h.RequireZAKForHost {
-		// Only then does a ZAK from the backend matter.
+	if o := h.OBF; o != nil && o.When == obfBackend {
+		h.fields.OBFFlag = o.BackendField
+	}
+	if (h.Zak == nil && h.RequireZAKForHost) || h.OBF != nil {
+		// Only then does a ZAK from the backend matter: for a host join
+		// that must carry one, or as what an OBF token would clash with.
 		h.fields.ZAK = h.zakField
 	}
 	h.guarded = h.guardedPaths()
@@ -502,6 +524,12 @@ func (h *Handler) guardedPaths() []string {
 	}
 	if h.sdkKeyAt != "" {
 		paths = append(paths, h.sdkKeyAt)
+	}
+	if o := h.OBF; o != nil {
+		paths = append(paths, o.Field)
+		if o.When == obfBackend {
+			paths = append(paths, o.BackendField)
+		}
 	}
 	for _, f := range h.Fill {
 		paths = append(paths, f.Path)
@@ -602,6 +630,21 @@ func loopbackHost(host string) bool {
 // It runs before the defaults are set (Provision) and in the Caddyfile
 // adapter.
 func (h *Handler) checkModeOptions() error {
+	if h.Mode == modeConnect {
+		for _, o := range []struct {
+			name string
+			set  bool
+		}{
+			{"host_when", h.HostWhen != nil}, {"meetings", len(h.Meetings) > 0}, {"zak", h.Zak != nil}, {"zoom_api", h.ZoomAPI != nil},
+			{"passcode", h.Passcode != ""}, {"registrant", h.Registrant != nil}, {"fill", len(h.Fill) > 0}, {"url_fields", len(h.URLFields) > 0},
+			{"cors_origins", len(h.CORSOrigins) > 0}, {"require_zak_for_host", h.RequireZAKForHost}, {"allow_anonymous", h.AllowAnonymous},
+		} {
+			if o.set {
+				return fmt.Errorf("%s does not apply to mode connect, which only connects users' Zoom accounts; remove it", o.name)
+			}
+		}
+		return nil
+	}
 	if h.Mode == modeEndpoint {
 		for _, o := range []struct {
 			name string
@@ -627,18 +670,21 @@ func (h *Handler) checkModeOptions() error {
 // checkConfig holds the checks that need no defaults, so that the Caddyfile
 // adapter reports them too.
 func (h *Handler) checkConfig() error {
-	if h.SDKKey == "" {
+	if h.Mode != modeConnect && h.SDKKey == "" {
 		return errors.New("sdk_key is required; set it to your app's SDK key (client ID), e.g. sdk_key {env.ZOOM_SDK_KEY}")
 	}
-	if h.SDKSecret == "" {
+	if h.Mode != modeConnect && h.SDKSecret == "" {
 		return errors.New("sdk_secret is required; use a placeholder such as sdk_secret {env.ZOOM_SDK_SECRET} or {file./run/secrets/zoom_sdk_secret}")
 	}
 	sdk, err := join.ParseSDK(h.SDK)
 	if err != nil {
 		return err
 	}
-	if h.Mode != "" && h.Mode != modeInject && h.Mode != modeEndpoint {
-		return fmt.Errorf("mode %q is not known; use inject or endpoint", h.Mode)
+	if h.Mode != "" && h.Mode != modeInject && h.Mode != modeEndpoint && h.Mode != modeConnect {
+		return fmt.Errorf("mode %q is not known; use inject, endpoint or connect", h.Mode)
+	}
+	if err := h.checkOBFConfig(sdk); err != nil {
+		return err
 	}
 	if h.Mode == modeEndpoint && len(h.Meetings) == 0 && h.MeetingsClaim == "" {
 		return errors.New("endpoint mode needs meetings: list the meeting numbers (or session names) clients may ask for, 'meetings any', or a meetings_claim")

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/connect"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
@@ -29,6 +30,7 @@ const (
 	codeUpstreamEncoded    = "join_config_encoded"
 	codeUpstreamUnreadable = "join_config_unreadable"
 	codeUpstreamDuplicate  = "join_config_duplicate_key"
+	codeConnectRoute       = "connect_route_unknown"
 )
 
 // statusOf is the one table from refusal codes to HTTP statuses. A code
@@ -91,6 +93,27 @@ var statusOf = map[string]int{
 	join.CodeRegistrationApproval:      http.StatusConflict,
 	join.CodeRegistrantEmail:           http.StatusForbidden,
 	join.CodeBackendLink:               http.StatusBadGateway,
+	// Connected Zoom accounts and OBF tokens.
+	connect.CodeNotConnected:  http.StatusConflict,
+	connect.CodeGrantRevoked:  http.StatusConflict,
+	connect.CodeOAuth:         http.StatusServiceUnavailable,
+	connect.CodeStore:         http.StatusServiceUnavailable,
+	connect.CodeOBFRateLimit:  http.StatusServiceUnavailable,
+	connect.CodeOBFTooMany:    http.StatusTooManyRequests,
+	connect.CodeOBFMeeting:    http.StatusBadGateway,
+	connect.CodeOBFUnissued:   http.StatusBadGateway,
+	connect.CodeStateMissing:  http.StatusBadRequest,
+	connect.CodeStateInvalid:  http.StatusBadRequest,
+	connect.CodeStateMismatch: http.StatusForbidden,
+	connect.CodeStateReplayed: http.StatusForbidden,
+	connect.CodeUserMismatch:  http.StatusForbidden,
+	connect.CodeDenied:        http.StatusForbidden,
+	connect.CodeCodeMissing:   http.StatusBadRequest,
+	connect.CodeCodeInvalid:   http.StatusBadRequest,
+	connect.CodeScopeMissing:  http.StatusForbidden,
+	connect.CodeUserInactive:  http.StatusForbidden,
+	connect.CodeUnauthorized:  http.StatusUnauthorized,
+	codeConnectRoute:          http.StatusNotFound,
 	// This module.
 	join.CodeSigningFailed:       http.StatusInternalServerError,
 	join.CodeCredentialsConflict: http.StatusInternalServerError,
@@ -134,6 +157,9 @@ func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, p join.Pr
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	if st == http.StatusUnauthorized {
 		hdr.Set("Www-Authenticate", `Bearer realm="zoom_signature"`)
+	}
+	if link := h.connectLink(code); link != "" {
+		hdr.Set("Link", link)
 	}
 	body := errorBody(err.Problems)
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/connect"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
@@ -77,6 +78,26 @@ func TestStatusTable(t *testing.T) {
 		{join.CodeRegistrationApproval, problem.Config, 409},
 		{join.CodeRegistrantEmail, problem.Config, 403},
 		{join.CodeBackendLink, problem.Backend, 502},
+		{connect.CodeNotConnected, problem.Client, 409},
+		{connect.CodeGrantRevoked, problem.Client, 409},
+		{connect.CodeOAuth, problem.Zoom, 503},
+		{connect.CodeStore, problem.Config, 503},
+		{connect.CodeOBFRateLimit, problem.Zoom, 503},
+		{connect.CodeOBFTooMany, problem.Client, 429},
+		{connect.CodeOBFMeeting, problem.Backend, 502},
+		{connect.CodeOBFUnissued, problem.Zoom, 502},
+		{connect.CodeStateMissing, problem.Client, 400},
+		{connect.CodeStateInvalid, problem.Client, 400},
+		{connect.CodeStateMismatch, problem.Client, 403},
+		{connect.CodeStateReplayed, problem.Client, 403},
+		{connect.CodeUserMismatch, problem.Client, 403},
+		{connect.CodeDenied, problem.Client, 403},
+		{connect.CodeCodeMissing, problem.Client, 400},
+		{connect.CodeCodeInvalid, problem.Client, 400},
+		{connect.CodeScopeMissing, problem.Client, 403},
+		{connect.CodeUserInactive, problem.Client, 403},
+		{connect.CodeUnauthorized, problem.Client, 401},
+		{codeConnectRoute, problem.Client, 404},
 	} {
 		if got := status(problem.New(c.fault, c.code, "p", "r")); got != c.status {
 			t.Errorf("%s: status %d, want %d", c.code, got, c.status)
@@ -91,8 +112,8 @@ func TestStatusTable(t *testing.T) {
 			t.Errorf("unknown code with fault %s: %d, want %d", f, got, want)
 		}
 	}
-	if len(statusOf) != 53 {
-		t.Errorf("the table has %d codes and this test 53: add the new code here", len(statusOf))
+	if len(statusOf) != 73 {
+		t.Errorf("the table has %d codes and this test 73: add the new code here", len(statusOf))
 	}
 }
 

@@ -59,6 +59,9 @@ type Fields struct {
 	// number is missing; Passcode is where the passcode stands, read to
 	// know whether the backend left it empty. "" for not read.
 	JoinURL, Passcode string
+	// OBFFlag is where the backend says a join needs an OBF token (true);
+	// "" for not read.
+	OBFFlag string
 }
 
 // Format is one kind of signature: how to read what is asked from a join
@@ -88,10 +91,10 @@ func (meetingFormat) KeyFields() (string, string) { return "sdkKey", "sdkKey" }
 func (meetingFormat) FromConfig(doc []byte, f Fields) (Ask, *problem.Error) {
 	// Only the paths that are configured are looked for: the scan stops
 	// once it has found them all.
-	var v [5]joinconfig.Value
-	var paths [5]string
+	var v [6]joinconfig.Value
+	var paths [6]string
 	n := 0
-	for _, p := range []string{f.MeetingNumber, f.Role, f.ZAK, f.JoinURL, f.Passcode} {
+	for _, p := range []string{f.MeetingNumber, f.Role, f.ZAK, f.JoinURL, f.Passcode, f.OBFFlag} {
 		if p != "" {
 			paths[n] = p
 			n++
@@ -138,6 +141,7 @@ func (meetingFormat) FromConfig(doc []byte, f Fields) (Ask, *problem.Error) {
 		Role:        role,
 		HasZAK:      zakField.Kind == joinconfig.KindString && zakField.Str != "",
 		HasPasscode: pass.Kind == joinconfig.KindString && pass.Str != "",
+		WantsOBF:    at(f.OBFFlag).Kind == joinconfig.KindTrue,
 		meeting:     signature.Meeting{MeetingNumber: mn, Role: role},
 	}
 	// The meeting number is written back normalised, in its own JSON type

@@ -70,6 +70,8 @@ type Ask struct {
 	HasZAK bool
 	// HasPasscode: the backend's join config carries a passcode.
 	HasPasscode bool
+	// WantsOBF: the backend says the join needs an OBF token.
+	WantsOBF bool
 	// Fixes are the edits that make a join config agree with what is
 	// signed, such as the meeting number without its spaces: the frontend
 	// passes it to join() too, and Zoom compares the two.

@@ -138,3 +138,58 @@ func TestMeetingSource(t *testing.T) {
 		t.Fatalf("Zoom down: %v", err)
 	}
 }
+
+type fakeOBF struct{ calls []string }
+
+func (f *fakeOBF) OBF(_ context.Context, user, meeting string) (string, *problem.Error) {
+	f.calls = append(f.calls, user+"/"+meeting)
+	if user == "" {
+		return "", problem.New(problem.Client, "zoom_not_connected", "obfToken", "connect")
+	}
+	return "obf-" + meeting, nil
+}
+
+func TestOBFSource(t *testing.T) {
+	mtg := func(role int, wants bool) Ask {
+		a := Ask{From: FromBackend, Meeting: "81111111111", Role: role, WantsOBF: wants}
+		a.meeting.MeetingNumber.Digits = "81111111111"
+		return a
+	}
+	ext := zoomapi.MeetingInfo{InAccount: false}
+	own := zoomapi.MeetingInfo{InAccount: true}
+	for _, c := range []struct {
+		name    string
+		when    OBFWhen
+		info    zoomapi.MeetingInfo
+		p       Principal
+		a       Ask
+		want    string
+		code    string
+		fetches int
+	}{
+		{"external attendee", OBFExternal, ext, alice, mtg(0, false), "obf-81111111111", "", 1},
+		{"own meeting: neither", OBFExternal, own, alice, mtg(0, false), "", "", 0},
+		{"host: the ZAK step's", OBFExternal, ext, alice, mtg(1, false), "", "", 0},
+		{"backend says so", OBFBackend, own, alice, mtg(0, true), "obf-81111111111", "", 1},
+		{"backend says nothing", OBFBackend, ext, alice, mtg(0, false), "", "", 0},
+		{"always", OBFAlways, own, alice, mtg(0, false), "obf-81111111111", "", 1},
+		{"anonymous", OBFExternal, ext, Principal{}, mtg(0, false), "", "zoom_not_connected", 1},
+		{"video", OBFAlways, ext, alice, Ask{Meeting: "s"}, "", "", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &fakeOBF{}
+			got, err := OBFSource{Fetcher: f, When: c.when, Lookup: &fakeZoom{info: c.info}}.Credentials(context.Background(), c.p, c.a, Grant{Role: c.a.Role})
+			if err.Code() != c.code || got.OBF != c.want || len(f.calls) != c.fetches {
+				t.Fatalf("%+v %v, %v", got, err, f.calls)
+			}
+		})
+	}
+	// With a ZAK from the ZAK step the join is refused, never sent with
+	// both.
+	s := newSigner(t, Meeting, Policy{Lifetime: 7200, Host: HostRule{Set: true, Any: true}},
+		fixed{ZAK: "zak-1"}, OBFSource{Fetcher: &fakeOBF{}, When: OBFAlways})
+	a := mtg(0, false)
+	if _, err := s.Sign(context.Background(), alice, a); err.Code() != CodeCredentialsConflict {
+		t.Fatalf("zak and obf: %v", err)
+	}
+}

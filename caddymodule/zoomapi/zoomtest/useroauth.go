@@ -128,6 +128,25 @@ func (s *Server) OBF(token string) (OBFToken, bool) {
 	return t, ok
 }
 
+// UserTokens are every user access and refresh token issued, and the
+// app's client secret: none may leave the module.
+func (s *Server) UserTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string{s.App.ClientSecret}, s.userIssued...)
+}
+
+// OBFTokens are every OBF token issued: only a join may carry one.
+func (s *Server) OBFTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for t := range s.obf {
+		out = append(out, t)
+	}
+	return out
+}
+
 // UserSecrets are every user access, refresh and OBF token issued, and the
 // app's client secret, for leak scans.
 func (s *Server) UserSecrets() []string {
