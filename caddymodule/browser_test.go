@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,12 +70,12 @@ type standIn struct {
 
 type url2 struct {
 	signature, apiKey, meetingNumber, zak, verdict string
-	passcode, userEmail, tk                        string
+	passcode, userEmail, tk, obfToken              string
 }
 
 const standInAccepted = "stand-in: signature accepted"
 
-func newStandIn(t *testing.T, key, secret string) *standIn {
+func newStandIn(t *testing.T, key, secret, sdkDir string) *standIn {
 	s := &standIn{}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" {
@@ -86,6 +87,13 @@ func newStandIn(t *testing.T, key, secret string) *standIn {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
+		if r.Host == "source.zoom.us" {
+			// Zoom's CDN, for the Client View: the same npm package.
+			p := strings.TrimPrefix(r.URL.Path, "/6.2.0")
+			w.Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+			http.ServeFile(w, r, filepath.Join(sdkDir, filepath.FromSlash(path.Clean(p))))
+			return
+		}
 		if r.URL.Path != "/api/v1/wc/info" {
 			http.NotFound(w, r)
 			return
@@ -94,6 +102,8 @@ func newStandIn(t *testing.T, key, secret string) *standIn {
 		got := url2{signature: r.PostForm.Get("signature"), apiKey: r.PostForm.Get("apiKey"),
 			meetingNumber: r.PostForm.Get("meetingNumber"), zak: r.PostForm.Get("zsk"), // the SDK sends the ZAK as zsk
 			userEmail: r.PostForm.Get("userEmail"), tk: r.PostForm.Get("tk")}
+		// The Client View URI-encodes the OBF token too.
+		got.obfToken, _ = url.QueryUnescape(r.PostForm.Get("obfToken"))
 		// The SDK URI-encodes the passcode before the form encodes it
 		// again; Zoom decodes both.
 		got.passcode, _ = url.QueryUnescape(r.PostForm.Get("passWord"))
@@ -170,7 +180,18 @@ func badBackend(t *testing.T, key, secret string) *httptest.Server {
 	return srv
 }
 
-const browserSite = `{
+// browserOBF is the user OAuth app of the browser suite's site.
+const browserOBF = `obf {
+			client_id {env.ZS_OAUTH_CLIENT}
+			client_secret {env.ZS_OAUTH_SECRET}
+			redirect_uri http://127.0.0.1:{PORT}/zoom/connect/callback
+			authorize_url {ZOOM}/oauth/authorize
+			oauth_url {ZOOM}/oauth/token
+			api_url {ZOOM}/v2
+		}
+		seal_keys {env.ZS_GRANT_KEY}`
+
+var browserSite = `{
 	admin off
 	auto_https off
 	persist_config off
@@ -182,11 +203,14 @@ const browserSite = `{
 	servers {
 		trusted_proxies static private_ranges
 	}
+	storage file_system {STORAGE}
 }
 
 (backend) {
 	header Content-Type application/json
 	@host query role=1
+	@traveler vars {http.auth.user.id} traveler nomad
+	respond @traveler ` + "`" + `{"meetingNumber":"811 1111 1111","role":0,"passWord":"","userName":"{http.auth.user.id}","leaveUrl":"/"}` + "`" + `
 	respond @host ` + "`" + `{"meetingNumber":"857 4606 5432","role":1,"passWord":"","userName":"{http.auth.user.id}","leaveUrl":"/"}` + "`" + `
 	respond ` + "`" + `{"meetingNumber":"857 4606 5432","role":0,"passWord":"","userName":"{http.auth.user.id}","leaveUrl":"/"}` + "`" + `
 }
@@ -195,14 +219,34 @@ http://:{PORT} {
 	basic_auth /api/join-config {
 		attendee {HASH}
 		host {HASH}
+		traveler {HASH}
+		nomad {HASH}
 	}
 	zoom_signature /api/join-config {
 		sdk_key ` + testKey + `
 		sdk_secret {env.ZS_TEST_SECRET}
 		host_when {http.auth.user.id} host
 		url_fields leaveUrl
-		` + zakBlock + `
+		zoom_api {
+			account_id {env.ZS_ZOOM_ACCOUNT}
+			client_id {env.ZS_ZOOM_CLIENT}
+			client_secret {env.ZS_ZOOM_SECRET}
+			oauth_url {ZOOM}/oauth/token
+			api_url {ZOOM}/v2
+		}
+		zak {
+			field zak
+		}
 		require_zak_for_host
+		` + browserOBF + `
+	}
+	basic_auth /zoom/connect/* {
+		traveler {HASH}
+		nomad {HASH}
+	}
+	zoom_signature /zoom/connect/* {
+		mode connect
+		` + browserOBF + `
 	}
 	handle /api/join-config {
 		import backend
@@ -232,6 +276,8 @@ http://:{PORT} {
 	basic_auth /api/backend/join-config {
 		attendee {HASH}
 		host {HASH}
+		traveler {HASH}
+		nomad {HASH}
 	}
 	handle /api/backend/join-config {
 		import backend
@@ -280,13 +326,20 @@ func TestBrowser(t *testing.T) {
 	start := time.Now()
 	t.Setenv("ZS_TEST_SECRET", testSecret)
 	z := newZoomFake(t)
-	stand := newStandIn(t, testKey, testSecret)
+	stand := newStandIn(t, testKey, testSecret, sdkDir)
 	bad := badBackend(t, testKey, testSecret)
 	web, _ := filepath.Abs("../examples/web")
 	port, edge := freePort(t), freePort(t)
 	logPath := filepath.Join(logDir, fmt.Sprintf("browser-%d.log", port))
+	// The account's own meeting, and a traveller whose Zoom account lives
+	// elsewhere, for the external meeting 811 1111 1111.
+	z.AddMeeting("85746065432", zoomtest.Meeting{Approval: 2})
+	z.AddZoomUser(zoomtest.ZoomUser{ID: "zu-traveler", Email: "traveler@elsewhere.example"})
+	t.Setenv("ZS_OAUTH_CLIENT", z.App.ClientID)
+	t.Setenv("ZS_OAUTH_SECRET", z.App.ClientSecret)
+	t.Setenv("ZS_GRANT_KEY", base64Std("0123456789abcdef0123456789abcdef"))
 	cfg := strings.NewReplacer("{PORT}", fmt.Sprint(port), "{EDGE}", fmt.Sprint(edge), "{LOG}", logPath, "{HASH}", passwordHash(t),
-		"{ZOOM}", z.URL, "{BAD}", bad.URL, "{SDK}", sdkDir, "{WEB}", web).Replace(browserSite)
+		"{ZOOM}", z.URL, "{BAD}", bad.URL, "{SDK}", sdkDir, "{WEB}", web, "{STORAGE}", t.TempDir()).Replace(browserSite)
 	loadCaddyfile(t, cfg, logPath)
 
 	standPort := stand.Listener.Addr().(*net.TCPAddr).Port
@@ -299,7 +352,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("ignore-certificate-errors", true), // the stand-in's self-signed certificate
-		chromedp.Flag("host-resolver-rules", fmt.Sprintf("MAP zoom.us 127.0.0.1:%d, MAP *.tunnel.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1", standPort)),
+		chromedp.Flag("host-resolver-rules", fmt.Sprintf("MAP zoom.us 127.0.0.1:%d, MAP source.zoom.us 127.0.0.1:%d, MAP *.tunnel.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1", standPort, standPort)),
 		chromedp.UserDataDir(t.TempDir()),
 	}
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -545,6 +598,70 @@ func TestBrowser(t *testing.T) {
 		if dir := os.Getenv("ZS_SCREENSHOTS"); dir != "" {
 			shot, _ = chromedp.Run(ctx, chromedp.FullScreenshot(100))
 			_ = os.WriteFile(filepath.Join(dir, "demo-refused.png"), shot, 0o644)
+		}
+	})
+
+	t.Run("external meeting: OBF through the Client View, or a clear refusal", func(t *testing.T) {
+		// traveler connects a Zoom account of another account (the
+		// connect flow over HTTP; its browser side is the integration
+		// suite's); nomad does not.
+		e := obfEnv{c: &instance{t: t, base: base, client: http.DefaultClient}, z: z}
+		e.connect(t, "traveler", "zu-traveler")
+		open(t, base+"/")
+		signIn := func(user string) map[string]any {
+			t.Helper()
+			js := fmt.Sprintf(`(async () => {
+				const $ = id => document.getElementById(id);
+				if (![...$('user').options].some(o => o.value === %[1]q)) $('user').add(new Option(%[1]q));
+				$('user').value = %[1]q; $('password').value = %[2]q; $('status').textContent = '';
+				$('get-attendee').click();
+				for (let i = 0; i < 400 && $('status').textContent === ''; i++) await new Promise(r => setTimeout(r, 25));
+				const link = $('connect');
+				const r = link ? link.getBoundingClientRect() : null;
+				let config = {};
+				try { config = JSON.parse($('config').textContent); } catch {}
+				return {status: $('status').textContent, cls: $('status').className, config,
+					link: link ? link.getAttribute('href') : '', linkVisible: !!r && r.width > 0 && r.height > 0};
+			})()`, user, testPassword)
+			res, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](js, chromedp.EvalAwaitPromise))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		st := signIn("nomad")
+		if st["cls"] != "error" || !strings.Contains(st["status"].(string), "zoom_not_connected") || st["link"] != "/zoom/connect/start" || st["linkVisible"] != true {
+			t.Fatalf("unconnected: %v", st)
+		}
+		if dir := os.Getenv("ZS_SCREENSHOTS"); dir != "" {
+			shot, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			_ = os.WriteFile(filepath.Join(dir, "demo-connect.png"), shot, 0o644)
+		}
+		st = signIn("traveler")
+		cfg, _ := st["config"].(map[string]any)
+		tok, _ := cfg["obfToken"].(string)
+		if info, ok := z.OBF(tok); st["cls"] != "ok" || !strings.Contains(st["status"].(string), "OBF token") || !ok || info.Meeting != "81111111111" || info.User != "zu-traveler" || cfg["zak"] != nil {
+			t.Fatalf("connected: %v (%+v)", st, info)
+		}
+		// Join with Zoom's Client View, as the page does, from the
+		// stand-in CDN: the wc/info stand-in sees the OBF token as the SDK
+		// sends it.
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+			const $ = id => document.getElementById(id);
+			$('join-status').textContent = '';
+			$('join').click();
+			for (let i = 0; i < 1200 && $('join-status').textContent === ''; i++) await new Promise(r => setTimeout(r, 25));
+			return $('join-status').textContent;
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := stand.last()
+		if last.obfToken != tok || last.meetingNumber != "81111111111" || last.verdict != standInAccepted || last.zak != "" {
+			mu.Lock()
+			lines := strings.Join(console, "\n")
+			mu.Unlock()
+			t.Fatalf("stand-in received %+v; the page says %q; console:\n%s", last, got, lines)
 		}
 	})
 

@@ -41,6 +41,16 @@ async function fetchConfig(role) {
   if (!signed.res.ok) {
     const err = (signed.body.errors || [])[0] || {};
     setStatus($('status'), 'Refused, ' + signed.res.status + ' ' + (err.code || '') + ': ' + (err.reason || ''), 'error');
+    // A join that needs the user's own Zoom account (an external meeting)
+    // names where to connect it in a Link header.
+    const connect = connectURL(signed.res.headers.get('Link'));
+    if (connect) {
+      const a = document.createElement('a');
+      a.id = 'connect';
+      a.href = connect;
+      a.textContent = 'Connect your Zoom account';
+      $('status').append(' ', a);
+    }
     return;
   }
   const b = signed.body;
@@ -48,11 +58,19 @@ async function fetchConfig(role) {
   const downgraded = asked === 1 && b.role === 0;
   setStatus($('status'), downgraded
     ? 'Signed, downgraded: role 1 was asked, role 0 was granted.'
-    : 'Signed for ' + $('user').value + ' with role ' + b.role + (b.zak ? ', with the host\'s ZAK' : '') + '.', 'ok');
+    : 'Signed for ' + $('user').value + ' with role ' + b.role + (b.zak ? ', with the host\'s ZAK' : '') +
+      (b.obfToken ? ', with an OBF token from your connected Zoom account' : '') + '.', 'ok');
   $('demo-key').hidden = b.sdkKey !== DEMO_KEY;
   current = b;
   showClaims(b.signature);
   $('join').disabled = false;
+}
+
+// connectURL reads rel="zoom-connect" from a Link header: a path of this
+// site only, never another origin's.
+function connectURL(link) {
+  const m = /<([^>]*)>\s*;\s*rel="zoom-connect"/.exec(link || '');
+  return m && m[1].startsWith('/') && !m[1].startsWith('//') ? m[1] : null;
 }
 
 // showConfig writes the module's JSON, marking what it added or changed.
