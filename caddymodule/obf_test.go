@@ -1,14 +1,19 @@
 package caddymodule
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/certmagic"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi/zoomtest"
 )
@@ -93,6 +98,8 @@ type obfEnv struct {
 	c   *instance
 	z   *zoomtest.Server
 	dir string
+	// password of the site users; testPassword when "".
+	password string
 }
 
 func startOBF(t *testing.T) obfEnv {
@@ -132,7 +139,7 @@ func (e obfEnv) get(t *testing.T, u, user, cookie string) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest("GET", u, nil)
 	if user != "" {
-		req.SetBasicAuth(user, testPassword)
+		req.SetBasicAuth(user, cmp.Or(e.password, testPassword))
 	}
 	if cookie != "" {
 		req.Header.Set("Cookie", connectCookie+"="+cookie)
@@ -425,5 +432,74 @@ func TestOBFGrantLifecycle(t *testing.T) {
 	e.z.Close()
 	if r = e.join(t, "alice", "81111111305"); r.status != 503 || r.errorCode(t) != "zoom_api_unavailable" {
 		t.Fatalf("Zoom unreachable: %d %s", r.status, r.body)
+	}
+}
+
+// TestOBFExample runs examples/obf.Caddyfile, as a real caddy process on
+// http://localhost:<port>, against the Zoom stand-in with the environment
+// it documents: alice connects, her external join carries an OBF token,
+// bob's is refused with the connect URL, and the storage folder holds no
+// token in plaintext.
+func TestOBFExample(t *testing.T) {
+	z := zoomtest.New()
+	t.Cleanup(z.Close)
+	z.AddMeeting(mtgObfOwn, zoomtest.Meeting{Approval: 2})
+	z.AddZoomUser(zoomtest.ZoomUser{ID: "zu-alice", Email: "alice@elsewhere.example"})
+	storage := t.TempDir()
+	cfg, _ := filepath.Abs("../examples/obf.Caddyfile")
+	p := runCaddy(t, cfg, "ZOOM_SDK_KEY="+testKey, "ZOOM_SDK_SECRET="+testSecret,
+		"ZOOM_ACCOUNT_ID="+z.AccountID, "ZOOM_CLIENT_ID="+z.ClientID, "ZOOM_CLIENT_SECRET="+z.ClientSecret,
+		"ZOOM_OAUTH_CLIENT_ID="+z.App.ClientID, "ZOOM_OAUTH_CLIENT_SECRET="+z.App.ClientSecret,
+		"ZOOM_OAUTH_REDIRECT_URI={SITE}/zoom/connect/callback", "ZOOM_GRANT_KEY="+base64Std("0123456789abcdef0123456789abcdef"),
+		"ZOOM_AUTHORIZE_URL="+z.AuthorizeURL(), "ZOOM_OAUTH_URL="+z.OAuthURL(), "ZOOM_API_URL="+z.APIURL(),
+		"ZOOM_STORAGE_DIR="+storage)
+	leakWatch.Lock()
+	leakWatch.secrets = append(leakWatch.secrets, z.App.ClientSecret, z.ClientSecret)
+	leakWatch.Unlock()
+	e := obfEnv{c: p.instance(t), z: z, password: "demo"}
+	join := func(user, meeting string) response {
+		t.Helper()
+		resp := e.get(t, p.base+"/api/join-config?meeting="+meeting, user, "")
+		b, _ := io.ReadAll(resp.Body)
+		return response{status: resp.StatusCode, header: resp.Header, body: b}
+	}
+	e.connect(t, "alice", "zu-alice")
+	r := join("alice", mtgObfExternal)
+	m := r.json(t)
+	if info, ok := z.OBF(fmt.Sprint(m["obfToken"])); r.status != 200 || !ok || info.Meeting != mtgObfExternal || m["userName"] != "alice" {
+		t.Fatalf("alice: %d %s", r.status, r.body)
+	}
+	if m = join("alice", mtgObfOwn).json(t); m["obfToken"] != nil || m["signature"] == nil {
+		t.Fatalf("own meeting: %v", m)
+	}
+	if r = join("bob", mtgObfExternal); r.status != 409 || r.errorCode(t) != "zoom_not_connected" || r.header.Get("Link") == "" {
+		t.Fatalf("bob: %d %s", r.status, r.body)
+	}
+	st := e.get(t, p.base+"/zoom/connect/status", "alice", "")
+	if b, _ := io.ReadAll(st.Body); !strings.Contains(string(b), `"connected":true`) {
+		t.Fatalf("status: %s", b)
+	}
+	scanFolder(t, storage, append(z.UserSecrets(), "alice@elsewhere.example")...)
+	t.Cleanup(func() {
+		leakWatch.Lock()
+		defer leakWatch.Unlock()
+		leakWatch.secrets = append(leakWatch.secrets, z.UserTokens()...)
+		leakWatch.tokens = append(leakWatch.tokens, z.OBFTokens()...)
+	})
+}
+
+// noLock is a storage whose Lock never waits, as a misconfigured cluster
+// storage would behave.
+type noLock struct{ *certmagic.FileStorage }
+
+func (noLock) Lock(context.Context, string) error   { return nil }
+func (noLock) Unlock(context.Context, string) error { return nil }
+
+func TestLocksBlock(t *testing.T) {
+	if !locksBlock(&certmagic.FileStorage{Path: t.TempDir()}) {
+		t.Fatal("file_system's lock was taken twice")
+	}
+	if locksBlock(noLock{&certmagic.FileStorage{Path: t.TempDir()}}) {
+		t.Fatal("a lock that never waits passed")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,9 +21,9 @@ type process struct {
 
 // runCaddy starts `caddy run --config cfgPath` with env added to this
 // process's environment, the admin API on CADDY_ADMIN (a free port) and
-// SITE_ADDRESS set to http://127.0.0.1:<free port>, which the examples
-// read. Its log goes to a file the leak scan reads. It returns once the
-// site answers.
+// SITE_ADDRESS set to http://localhost:<free port>, which the examples
+// read ({SITE} in env is that address). Its log goes to a file the leak
+// scan reads. It returns once the site answers.
 func runCaddy(t *testing.T, cfgPath string, env ...string) *process {
 	t.Helper()
 	bin := buildCaddy(t)
@@ -35,8 +36,10 @@ func runCaddy(t *testing.T, cfgPath string, env ...string) *process {
 	}
 	cmd := exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "ZS_TEST_SECRET="+testSecret, "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home,
-		fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", admin), fmt.Sprintf("SITE_ADDRESS=http://127.0.0.1:%d", port))
-	cmd.Env = append(cmd.Env, env...)
+		fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", admin), fmt.Sprintf("SITE_ADDRESS=http://localhost:%d", port))
+	for _, kv := range env {
+		cmd.Env = append(cmd.Env, strings.ReplaceAll(kv, "{SITE}", fmt.Sprintf("http://localhost:%d", port)))
+	}
 	cmd.Stderr, cmd.Stdout = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -50,7 +53,7 @@ func runCaddy(t *testing.T, cfgPath string, env ...string) *process {
 		_ = cmd.Wait()
 		logFile.Close()
 	})
-	p := &process{base: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, logPath: logPath, client: &http.Client{Timeout: 30 * time.Second}}
+	p := &process{base: fmt.Sprintf("http://localhost:%d", port), cmd: cmd, logPath: logPath, client: &http.Client{Timeout: 30 * time.Second}}
 	for range 300 {
 		if resp, err := http.Get(p.base); err == nil {
 			resp.Body.Close()

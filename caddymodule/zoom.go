@@ -212,6 +212,9 @@ func (h *Handler) sealer() (*state.Sealer, error) {
 	for i, k := range h.SealKeys {
 		warnLiteralSecret(h.logger, "seal_keys", k)
 		raw := strings.TrimSpace(repl.ReplaceAll(k, ""))
+		if raw == "" && i > 0 {
+			continue // an unset rotation slot, such as {env.ZOOM_GRANT_KEY_OLD}
+		}
 		b, err := base64.StdEncoding.DecodeString(raw)
 		if err != nil {
 			b, err = base64.RawURLEncoding.DecodeString(raw)

@@ -6,16 +6,21 @@
 //	set -a; . ./zoom.env; set +a                  # in another shell
 //	go run ./cmd/caddy run --config examples/join-helpers.Caddyfile
 //
-// It writes the environment the examples read (ZOOM_ACCOUNT_ID,
-// ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET, ZOOM_OAUTH_URL, ZOOM_API_URL and
-// demo SDK credentials) and serves these meetings of its account:
-// 85746065432 (passcode, no registration), 91234567890 (registration
-// required) and 93333333333 (a webinar with registration). Any other
-// number is outside the account. It listens on loopback only.
+// It writes the environment the examples read (the Server-to-Server app's
+// ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET; the user OAuth
+// app's ZOOM_OAUTH_CLIENT_ID, ZOOM_OAUTH_CLIENT_SECRET and
+// ZOOM_OAUTH_REDIRECT_URI for -site; ZOOM_AUTHORIZE_URL, ZOOM_OAUTH_URL,
+// ZOOM_API_URL; a fresh ZOOM_GRANT_KEY; and demo SDK credentials) and
+// serves these meetings of its account: 85746065432 (passcode, no
+// registration), 91234567890 (registration required) and 93333333333 (a
+// webinar with registration). Any other number is outside the account, so
+// its joins need an OBF token; the user who approves the user OAuth app is
+// traveler@elsewhere.example. It listens on loopback only.
 package main
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -33,6 +38,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:9900", "loopback address to listen on")
 	envFile := flag.String("env", "", "also write the environment to this file (mode 0600)")
+	site := flag.String("site", "http://localhost:8080", "the site's address, for ZOOM_OAUTH_REDIRECT_URI")
 	flag.Parse()
 	host, _, err := net.SplitHostPort(*listen)
 	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
@@ -44,11 +50,16 @@ func main() {
 	}
 	z := zoomtest.Serve(l, "alice@example.com", "bob@example.com")
 	defer z.Close()
+	// Who approves the user OAuth app on the stand-in's authorize page:
+	// a user of another Zoom account, so that her joins need OBF tokens.
+	z.AddZoomUser(zoomtest.ZoomUser{ID: "zu-traveler", Email: "traveler@elsewhere.example"})
 	start := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	z.AddMeeting("85746065432", zoomtest.Meeting{Passcode: "e3Rf9k", Approval: 2, Start: start, Duration: 60})
 	z.AddMeeting("91234567890", zoomtest.Meeting{Passcode: "r3g1st", Approval: 0, Start: start, Duration: 60})
 	z.AddMeeting("93333333333", zoomtest.Meeting{Webinar: true, Passcode: "w3b1nr", Approval: 0, Start: start, Duration: 90})
 
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
 	env := strings.Join([]string{
 		"ZOOM_SDK_KEY=standin-sdk-key",
 		"ZOOM_SDK_SECRET=standin-sdk-secret-" + randHex(16),
@@ -57,6 +68,11 @@ func main() {
 		"ZOOM_CLIENT_SECRET=" + z.ClientSecret,
 		"ZOOM_OAUTH_URL=" + z.OAuthURL(),
 		"ZOOM_API_URL=" + z.APIURL(),
+		"ZOOM_AUTHORIZE_URL=" + z.AuthorizeURL(),
+		"ZOOM_OAUTH_CLIENT_ID=" + z.App.ClientID,
+		"ZOOM_OAUTH_CLIENT_SECRET=" + z.App.ClientSecret,
+		"ZOOM_OAUTH_REDIRECT_URI=" + strings.TrimSuffix(*site, "/") + "/zoom/connect/callback",
+		"ZOOM_GRANT_KEY=" + base64.StdEncoding.EncodeToString(key),
 	}, "\n") + "\n"
 	if *envFile != "" {
 		if err := os.WriteFile(*envFile, []byte(env), 0o600); err != nil {
