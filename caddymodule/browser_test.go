@@ -227,13 +227,7 @@ http://:{PORT} {
 		sdk_secret {env.ZS_TEST_SECRET}
 		host_when {http.auth.user.id} host
 		url_fields leaveUrl
-		zoom_api {
-			account_id {env.ZS_ZOOM_ACCOUNT}
-			client_id {env.ZS_ZOOM_CLIENT}
-			client_secret {env.ZS_ZOOM_SECRET}
-			oauth_url {ZOOM}/oauth/token
-			api_url {ZOOM}/v2
-		}
+		` + zoomAPIBlock + `
 		zak {
 			field zak
 		}
@@ -257,13 +251,7 @@ http://:{PORT} {
 	zoom_signature /api/helpers/join-config {
 		sdk_key ` + testKey + `
 		sdk_secret {env.ZS_TEST_SECRET}
-		zoom_api {
-			account_id {env.ZS_ZOOM_ACCOUNT}
-			client_id {env.ZS_ZOOM_CLIENT}
-			client_secret {env.ZS_ZOOM_SECRET}
-			oauth_url {ZOOM}/oauth/token
-			api_url {ZOOM}/v2
-		}
+		` + zoomAPIBlock + `
 		passcode fill
 		registrant {
 			email {http.auth.user.id}@example.com

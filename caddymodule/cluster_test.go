@@ -61,7 +61,7 @@ func TestClusterOneRefresh(t *testing.T) {
 	dir := t.TempDir()
 	storage := filepath.Join(dir, "storage")
 	obf := strings.NewReplacer("http://127.0.0.1:{PORT}/zoom/connect/callback", "{$SITE_ADDRESS}/zoom/connect/callback", "{WHEN}", "", "{ZOOM}", z.URL).Replace(obfApp)
-	zoomAPI := strings.ReplaceAll(obfZoomAPI, "{ZOOM}", z.URL)
+	zoomAPI := strings.ReplaceAll(zoomAPIBlock, "{ZOOM}", z.URL)
 	cfg := strings.NewReplacer("{STORAGE}", storage, "{HASH}", passwordHash(t), "{OBF}", obf, "{ZOOMAPI}", zoomAPI, "{BACKEND}", backend.URL).Replace(clusterSite)
 	cfgPath := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
@@ -145,6 +146,8 @@ type instance struct {
 	edge    string
 	logPath string
 	client  *http.Client
+	// password of the site users; testPassword when "".
+	password string
 }
 
 // freePort returns a port nothing listens on, and never the same one twice
@@ -307,7 +310,7 @@ func (c *instance) do(method, path, user string, body string, hdr ...string) res
 		c.t.Fatal(err)
 	}
 	if user != "" {
-		req.SetBasicAuth(user, testPassword)
+		req.SetBasicAuth(user, cmp.Or(c.password, testPassword))
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -52,6 +51,17 @@ func helpersBackend(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// zoomAPIBlock points a zoom_api block at the fake ({ZOOM}), with the
+// credentials newZoomFake puts in the environment.
+const zoomAPIBlock = `zoom_api {
+				account_id {env.ZS_ZOOM_ACCOUNT}
+				client_id {env.ZS_ZOOM_CLIENT}
+				client_secret {env.ZS_ZOOM_SECRET}
+				oauth_url {ZOOM}/oauth/token
+				api_url {ZOOM}/v2
+				timeout 2s
+			}`
+
 const helpersSite = `
 	basic_auth /api/* {
 		alice {HASH}
@@ -61,14 +71,7 @@ const helpersSite = `
 		zoom_signature {
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
-			zoom_api {
-				account_id {env.ZS_ZOOM_ACCOUNT}
-				client_id {env.ZS_ZOOM_CLIENT}
-				client_secret {env.ZS_ZOOM_SECRET}
-				oauth_url {ZOOM}/oauth/token
-				api_url {ZOOM}/v2
-				timeout 2s
-			}
+			` + zoomAPIBlock + `
 			passcode fill
 			registrant {
 				email {http.auth.user.id}@example.com
@@ -81,13 +84,7 @@ const helpersSite = `
 		zoom_signature {
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
-			zoom_api {
-				account_id {env.ZS_ZOOM_ACCOUNT}
-				client_id {env.ZS_ZOOM_CLIENT}
-				client_secret {env.ZS_ZOOM_SECRET}
-				oauth_url {ZOOM}/oauth/token
-				api_url {ZOOM}/v2
-			}
+			` + zoomAPIBlock + `
 			passcode always
 		}
 		reverse_proxy {BACKEND}
@@ -318,18 +315,10 @@ func TestJoinHelpersExample(t *testing.T) {
 		"ZOOM_ACCOUNT_ID="+z.AccountID, "ZOOM_CLIENT_ID="+z.ClientID, "ZOOM_CLIENT_SECRET="+z.ClientSecret,
 		"ZOOM_OAUTH_URL="+z.OAuthURL(), "ZOOM_API_URL="+z.APIURL())
 	c := p.instance(t)
+	c.password = "demo"
 	do := func(user, query string) response {
 		t.Helper()
-		req, _ := http.NewRequest("GET", c.base+"/api/join-config?"+query, nil)
-		req.SetBasicAuth(user, "demo")
-		resp, err := c.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		watchResponse(b, resp.Header)
-		return response{status: resp.StatusCode, header: resp.Header, body: b}
+		return c.do("GET", "/api/join-config?"+query, user, "")
 	}
 	link := "https://us02web.zoom.us/j/" + mtgOpen + "?pwd=Zm9vYmFy.1"
 	resp := do("bob", "link="+url.QueryEscape(link))

@@ -33,15 +33,6 @@ const obfApp = `obf {
 			}
 			seal_keys {env.ZS_GRANT_KEY} {env.ZS_OLD_GRANT_KEY}`
 
-const obfZoomAPI = `zoom_api {
-				account_id {env.ZS_ZOOM_ACCOUNT}
-				client_id {env.ZS_ZOOM_CLIENT}
-				client_secret {env.ZS_ZOOM_SECRET}
-				oauth_url {ZOOM}/oauth/token
-				api_url {ZOOM}/v2
-				timeout 2s
-			}`
-
 var obfSite = `
 	@site path /api/* /zoom/*
 	basic_auth @site {
@@ -60,7 +51,7 @@ var obfSite = `
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
 			host_when {http.auth.user.id} host
-			` + obfZoomAPI + `
+			` + zoomAPIBlock + `
 			zak {
 				user {http.auth.user.id}
 			}
@@ -82,7 +73,7 @@ var obfSite = `
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
 			meetings any
-			` + obfZoomAPI + `
+			` + zoomAPIBlock + `
 			` + obfApp + `
 		}
 	}

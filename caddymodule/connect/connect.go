@@ -27,6 +27,7 @@ import (
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 // Defaults: Zoom's endpoints and the scopes an OBF join needs.
@@ -137,7 +138,7 @@ func New(c Config) (*Manager, error) {
 		holds:  map[string]time.Time{},
 	}
 	m.ctx = context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{
-		Timeout: c.HTTPClient.Timeout, Transport: hookTransport{next: transportOf(c.HTTPClient), hook: c.OnFetch, kind: "user_oauth"},
+		Timeout: c.HTTPClient.Timeout, Transport: zoomapi.HookTransport(c.HTTPClient, "user_oauth", c.OnFetch),
 	})
 	return m, nil
 }

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 // CookieTTL is how long a started connect may take to come back.
@@ -124,11 +125,11 @@ func (m *Manager) Finish(ctx context.Context, siteUser, cookie string, q url.Val
 	}
 	tok, err := m.oauth.Exchange(m.ctx, code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
-		if c := oauthCode(err); c == "invalid_grant" || c == "invalid_request" {
+		if c := zoomapi.OAuthCode(err); c == "invalid_grant" || c == "invalid_request" {
 			return Grant{}, problem.New(problem.Client, CodeCodeInvalid, "code",
-				"Zoom refused the code ("+oauthCause(err)+"): codes are single use and last 5 minutes; start again at "+m.cfg.ConnectURL)
+				"Zoom refused the code ("+zoomapi.OAuthCause(err)+"): codes are single use and last 5 minutes; start again at "+m.cfg.ConnectURL)
 		}
-		return Grant{}, zoomDown(CodeOAuth, "Zoom's OAuth server did not answer the connect ("+oauthCause(err)+"); try again shortly")
+		return Grant{}, zoomDown(CodeOAuth, "Zoom's OAuth server did not answer the connect ("+zoomapi.OAuthCause(err)+"); try again shortly")
 	}
 	scopes := grantedScopes(tok)
 	if missing := missingScopes(scopes, m.cfg.Scopes); len(missing) > 0 {
@@ -198,7 +199,7 @@ func (m *Manager) me(ctx context.Context, access string) (zoomMe, *problem.Error
 	var me zoomMe
 	if status != http.StatusOK || json.Unmarshal(body, &me) != nil || me.ID == "" {
 		return zoomMe{}, problem.New(problem.Zoom, "zoom_api_error", "code",
-			"Zoom's API did not name the connected user ("+zoomCode(status, body)+"); check that the app has user:read:user")
+			"Zoom's API did not name the connected user ("+zoomapi.ZoomCode(status, body)+"); check that the app has user:read:user")
 	}
 	return me, nil
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 // Grant is a site user's connected Zoom account, as kept (sealed) in the
@@ -154,13 +155,13 @@ func (m *Manager) refresh(ctx context.Context, g Grant) (Grant, *problem.Error) 
 	ts := m.oauth.TokenSource(m.ctx, &oauth2.Token{RefreshToken: g.RefreshToken, Expiry: time.Unix(1, 0)})
 	tok, err := ts.Token()
 	if err != nil {
-		if oauthCode(err) == "invalid_grant" {
+		if zoomapi.OAuthCode(err) == "invalid_grant" {
 			// Revoked, replaced by a newer authorization, or unused for
 			// too long: the grant is dead, and the user connects again.
 			_ = m.cfg.Storage.Delete(ctx, m.name(g.SiteUser))
 			return Grant{}, m.revoked("Zoom refused its refresh token")
 		}
-		return Grant{}, zoomDown(CodeOAuth, "Zoom's OAuth server did not refresh the connected account ("+oauthCause(err)+"); try again shortly")
+		return Grant{}, zoomDown(CodeOAuth, "Zoom's OAuth server did not refresh the connected account ("+zoomapi.OAuthCause(err)+"); try again shortly")
 	}
 	if scopes := grantedScopes(tok); scopes != nil {
 		if missing := missingScopes(scopes, m.cfg.Scopes); len(missing) > 0 {

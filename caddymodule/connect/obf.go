@@ -3,16 +3,13 @@ package connect
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
-	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
@@ -91,10 +88,10 @@ func (m *Manager) OBF(ctx context.Context, siteUser, meeting string) (string, *p
 			return "", m.dropGrant(ctx, siteUser, "Zoom no longer has its user")
 		case status == http.StatusBadRequest || (status == http.StatusNotFound && answer.Code == 3001):
 			return "", problem.New(problem.Backend, CodeOBFMeeting, "meetingNumber",
-				"Zoom would not issue an OBF token for this meeting ("+zoomCode(status, body)+"); check the meeting number the join names")
+				"Zoom would not issue an OBF token for this meeting ("+zoomapi.ZoomCode(status, body)+"); check the meeting number the join names")
 		default:
 			return "", problem.New(problem.Zoom, CodeOBFUnissued, "obfToken",
-				"Zoom's API did not issue the OBF token ("+zoomCode(status, body)+"); try again shortly")
+				"Zoom's API did not issue the OBF token ("+zoomapi.ZoomCode(status, body)+"); try again shortly")
 		}
 	}
 }
@@ -143,66 +140,4 @@ func (m *Manager) hook(kind string, resp *http.Response, err error) {
 		err = fmt.Errorf("status %d", resp.StatusCode)
 	}
 	m.cfg.OnFetch(kind, err)
-}
-
-// zoomCode names Zoom's answer by its status and numeric code, never its
-// text.
-func zoomCode(status int, body []byte) string {
-	var e struct {
-		Code int `json:"code"`
-	}
-	out := "HTTP " + strconv.Itoa(status)
-	if json.Unmarshal(body, &e) == nil && e.Code != 0 {
-		out += ", Zoom code " + strconv.Itoa(e.Code)
-	}
-	return out
-}
-
-var oauthErrorCodes = []string{"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}
-
-// oauthCode is the RFC 6749 error code of a failed token call, or "".
-func oauthCode(err error) string {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && slices.Contains(oauthErrorCodes, re.ErrorCode) {
-		return re.ErrorCode
-	}
-	return ""
-}
-
-func oauthCause(err error) string {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil {
-		cause := "HTTP " + strconv.Itoa(re.Response.StatusCode)
-		if c := oauthCode(err); c != "" {
-			cause += ", " + c
-		}
-		return cause
-	}
-	return "unreachable"
-}
-
-// hookTransport reports each OAuth call to a hook.
-type hookTransport struct {
-	next http.RoundTripper
-	hook func(string, error)
-	kind string
-}
-
-func (t hookTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(r)
-	if t.hook != nil {
-		ferr := err
-		if err == nil && resp.StatusCode/100 != 2 {
-			ferr = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		t.hook(t.kind, ferr)
-	}
-	return resp, err
-}
-
-func transportOf(c *http.Client) http.RoundTripper {
-	if c.Transport != nil {
-		return c.Transport
-	}
-	return http.DefaultTransport
 }

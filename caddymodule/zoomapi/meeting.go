@@ -110,13 +110,13 @@ func (c *Client) fetchMeeting(ctx context.Context, key, digits string) (MeetingI
 			continue // not a meeting of the account; perhaps a webinar
 		case status == http.StatusBadRequest && answer.Code == 300:
 			return MeetingInfo{}, problem.New(problem.Client, CodeMeetingInvalid, "meetingNumber",
-				"Zoom says the meeting number is not valid ("+zoomCode(status, body)+"); check the number the join names")
+				"Zoom says the meeting number is not valid ("+ZoomCode(status, body)+"); check the number the join names")
 		case status == http.StatusTooManyRequests:
 			d := max(retryAfter, time.Second)
 			c.cache.Hold(key, c.cfg.Now().Add(d))
 			return MeetingInfo{}, meetingRateLimited(d)
 		default:
-			return MeetingInfo{}, zoomError(CodeAPIAnswer, "Zoom's API did not answer the meeting lookup ("+zoomCode(status, body)+"); try again shortly, or check the app's scopes (meeting:read:meeting:admin)")
+			return MeetingInfo{}, zoomError(CodeAPIAnswer, "Zoom's API did not answer the meeting lookup ("+ZoomCode(status, body)+"); try again shortly, or check the app's scopes (meeting:read:meeting:admin)")
 		}
 	}
 	return MeetingInfo{InAccount: false}, nil

@@ -97,21 +97,21 @@ func (c *Client) register(ctx context.Context, key, digits string, info MeetingI
 		return "", registrantRateLimited(d)
 	case out.Code == 3043:
 		return "", problem.New(problem.Zoom, CodeRegistrationFull, "tk",
-			"the meeting's registration is full ("+zoomCode(status, answer)+"); raise its capacity at Zoom, or remove registrants")
+			"the meeting's registration is full ("+ZoomCode(status, answer)+"); raise its capacity at Zoom, or remove registrants")
 	case out.Code == 3000:
 		return "", problem.New(problem.Zoom, CodeRegistrationClosed, "tk",
-			"Zoom does not take registrations for this meeting now ("+zoomCode(status, answer)+"); open its registration at Zoom")
+			"Zoom does not take registrations for this meeting now ("+ZoomCode(status, answer)+"); open its registration at Zoom")
 	case out.Code == 3003:
 		return "", problem.New(problem.Config, CodeRegistrationNotAllowed, "tk",
-			"Zoom does not let this app register users for the meeting ("+zoomCode(status, answer)+"); check that the meeting is in the app's account and the app has meeting:write:registrant:admin")
+			"Zoom does not let this app register users for the meeting ("+ZoomCode(status, answer)+"); check that the meeting is in the app's account and the app has meeting:write:registrant:admin")
 	case out.Code == 3001:
 		return "", problem.New(problem.Zoom, CodeRegistrationGone, "tk",
-			"Zoom no longer has the meeting to register for ("+zoomCode(status, answer)+"); check that it was not deleted")
+			"Zoom no longer has the meeting to register for ("+ZoomCode(status, answer)+"); check that it was not deleted")
 	case out.Code == 300:
 		return "", problem.New(problem.Client, CodeMeetingInvalid, "meetingNumber",
-			"Zoom says the meeting number is not valid ("+zoomCode(status, answer)+"); check the number the join names")
+			"Zoom says the meeting number is not valid ("+ZoomCode(status, answer)+"); check the number the join names")
 	default:
-		return "", zoomError(CodeAPIAnswer, "Zoom's API did not register the user ("+zoomCode(status, answer)+"); try again shortly, or check the app's scopes (meeting:write:registrant:admin)")
+		return "", zoomError(CodeAPIAnswer, "Zoom's API did not register the user ("+ZoomCode(status, answer)+"); try again shortly, or check the app's scopes (meeting:write:registrant:admin)")
 	}
 }
 

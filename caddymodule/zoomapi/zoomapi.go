@@ -22,7 +22,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,7 +134,7 @@ func New(c Config) (*Client, error) {
 			// grant_type be overridden for exactly this kind of server.
 			EndpointParams: url.Values{"grant_type": {"account_credentials"}, "account_id": {c.AccountID}},
 		},
-		ctx:   context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: c.HTTPClient.Timeout, Transport: countingTransport{next: transportOf(c.HTTPClient), hook: c.OnFetch}}),
+		ctx:   context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: c.HTTPClient.Timeout, Transport: HookTransport(c.HTTPClient, "oauth", c.OnFetch)}),
 		cache: c.Cache,
 	}
 	cl.ts = cl.newTokenSource()
@@ -186,13 +185,13 @@ func (c *Client) fetchZAK(ctx context.Context, key, user string) (string, *probl
 		}
 		return out.Token, nil
 	case http.StatusNotFound:
-		return "", zoomError(CodeUserNotFound, "Zoom has no user "+strconv.Quote(user)+" in this account ("+zoomCode(status, body)+"); check the zak user mapping")
+		return "", zoomError(CodeUserNotFound, "Zoom has no user "+strconv.Quote(user)+" in this account ("+ZoomCode(status, body)+"); check the zak user mapping")
 	case http.StatusTooManyRequests:
 		d := max(retryAfter, time.Second)
 		c.cache.Hold(key, c.cfg.Now().Add(d))
 		return "", rateLimited(d)
 	default:
-		return "", zoomError(CodeAPIAnswer, "Zoom's API did not issue the ZAK ("+zoomCode(status, body)+"); try again shortly, or check the app's scopes")
+		return "", zoomError(CodeAPIAnswer, "Zoom's API did not issue the ZAK ("+ZoomCode(status, body)+"); try again shortly, or check the app's scopes")
 	}
 }
 
@@ -211,7 +210,7 @@ func (c *Client) call(ctx context.Context, kind, method, path string, reqBody []
 		c.mu.Unlock()
 		access, err := ts.Token()
 		if err != nil {
-			return 0, nil, 0, zoomError(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+oauthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
+			return 0, nil, 0, zoomError(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+OAuthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
 		}
 		status, body, retryAfter, err := c.send(ctx, kind, access.AccessToken, method, path, reqBody)
 		if err != nil {
@@ -221,7 +220,7 @@ func (c *Client) call(ctx context.Context, kind, method, path string, reqBody []
 			return status, body, retryAfter, nil
 		}
 		if attempt > 0 {
-			return 0, nil, 0, zoomError(CodeOAuth, "Zoom's API refused a fresh access token ("+zoomCode(status, body)+"); check the app's scopes (user:read:token:admin, or user:read:zak; meeting:read:meeting:admin for meeting lookups)")
+			return 0, nil, 0, zoomError(CodeOAuth, "Zoom's API refused a fresh access token ("+ZoomCode(status, body)+"); check the app's scopes (user:read:token:admin, or user:read:zak; meeting:read:meeting:admin for meeting lookups)")
 		}
 		c.mu.Lock()
 		if c.ts == ts {
@@ -306,62 +305,4 @@ func seconds(n int64) time.Duration {
 		return MaxHold
 	}
 	return time.Duration(n) * time.Second
-}
-
-// zoomCode names Zoom's answer for an error reason by its HTTP status and
-// its numeric code ({"code":124,"message":...}). Zoom's message is left
-// out: an API that echoes the request (a proxy in between, a Zoom bug)
-// would put the access token in front of the user.
-func zoomCode(status int, body []byte) string {
-	var e struct {
-		Code int `json:"code"`
-	}
-	out := "HTTP " + strconv.Itoa(status)
-	if json.Unmarshal(body, &e) == nil && e.Code != 0 {
-		out += ", Zoom code " + strconv.Itoa(e.Code)
-	}
-	return out
-}
-
-// oauthCause names why the OAuth call failed without echoing anything the
-// server might have reflected.
-func oauthCause(err error) string {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil {
-		cause := "HTTP " + strconv.Itoa(re.Response.StatusCode)
-		// Only the error codes RFC 6749 (section 5.2) defines: the field
-		// is the server's text, and anything else is left out.
-		if slices.Contains(oauthErrorCodes, re.ErrorCode) {
-			cause += ", " + re.ErrorCode
-		}
-		return cause
-	}
-	return "unreachable"
-}
-
-var oauthErrorCodes = []string{"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}
-
-// countingTransport reports each OAuth call to a hook.
-type countingTransport struct {
-	next http.RoundTripper
-	hook func(string, error)
-}
-
-func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(r)
-	if t.hook != nil {
-		ferr := err
-		if err == nil && resp.StatusCode != http.StatusOK {
-			ferr = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		t.hook("oauth", ferr)
-	}
-	return resp, err
-}
-
-func transportOf(c *http.Client) http.RoundTripper {
-	if c.Transport != nil {
-		return c.Transport
-	}
-	return http.DefaultTransport
 }
