@@ -180,17 +180,6 @@ func badBackend(t *testing.T, key, secret string) *httptest.Server {
 	return srv
 }
 
-// browserOBF is the user OAuth app of the browser suite's site.
-const browserOBF = `obf {
-			client_id {env.ZS_OAUTH_CLIENT}
-			client_secret {env.ZS_OAUTH_SECRET}
-			redirect_uri http://127.0.0.1:{PORT}/zoom/connect/callback
-			authorize_url {ZOOM}/oauth/authorize
-			oauth_url {ZOOM}/oauth/token
-			api_url {ZOOM}/v2
-		}
-		seal_keys {env.ZS_GRANT_KEY}`
-
 var browserSite = `{
 	admin off
 	auto_https off
@@ -232,7 +221,7 @@ http://:{PORT} {
 			field zak
 		}
 		require_zak_for_host
-		` + browserOBF + `
+		` + obfApp + `
 	}
 	basic_auth /zoom/connect/* {
 		traveler {HASH}
@@ -240,7 +229,7 @@ http://:{PORT} {
 	}
 	zoom_signature /zoom/connect/* {
 		mode connect
-		` + browserOBF + `
+		` + obfApp + `
 	}
 	handle /api/join-config {
 		import backend
@@ -327,7 +316,7 @@ func TestBrowser(t *testing.T) {
 	t.Setenv("ZS_OAUTH_SECRET", z.App.ClientSecret)
 	t.Setenv("ZS_GRANT_KEY", base64Std("0123456789abcdef0123456789abcdef"))
 	cfg := strings.NewReplacer("{PORT}", fmt.Sprint(port), "{EDGE}", fmt.Sprint(edge), "{LOG}", logPath, "{HASH}", passwordHash(t),
-		"{ZOOM}", z.URL, "{BAD}", bad.URL, "{SDK}", sdkDir, "{WEB}", web, "{STORAGE}", t.TempDir()).Replace(browserSite)
+		"{ZOOM}", z.URL, "{BAD}", bad.URL, "{SDK}", sdkDir, "{WEB}", web, "{STORAGE}", t.TempDir(), "{WHEN}", "").Replace(browserSite)
 	loadCaddyfile(t, cfg, logPath)
 
 	standPort := stand.Listener.Addr().(*net.TCPAddr).Port
