@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -200,5 +201,55 @@ func BenchmarkEndpointHandler(b *testing.B) {
 		if err := h.ServeHTTP(w, r, nil); err != nil || w.status != 200 {
 			b.Fatal(err, w.status)
 		}
+	}
+}
+
+// participants64KiB is a 64 KiB join config whose bulk is an array of
+// small objects before the keys the module reads: the shape where a scan
+// that descends into nested values, or walks the document more than once,
+// costs the most.
+var participants64KiB = func() []byte {
+	var b strings.Builder
+	b.WriteString(`{"participants":[`)
+	for i := 0; b.Len() < 64<<10-200; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"u%05d","name":"User %d","email":"u%d@example.com","role":"attendee","joined":true,"tags":["a","b"],"n":%d.5}`, i, i, i, i)
+	}
+	b.WriteString(`],"meetingNumber":"85746065432","role":0,"userName":"Alice","leaveUrl":"/left"}`)
+	return []byte(b.String())
+}()
+
+// BenchmarkInjectHandler64KiB is BenchmarkInjectHandler for
+// participants64KiB: the module's cost for a large, nested join config.
+func BenchmarkInjectHandler64KiB(b *testing.B) {
+	h := provisioned(b, &Handler{MaxBody: 128 << 10})
+	next := backendFunc(participants64KiB)
+	r := newRequest("GET", "/join-config", "alice", nil)
+	w := &sinkWriter{hdr: http.Header{}}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(participants64KiB)))
+	for b.Loop() {
+		clear(w.hdr)
+		w.n = 0
+		if err := h.ServeHTTP(w, r, next); err != nil || w.status != 200 || w.n < len(participants64KiB) {
+			b.Fatal(err, w.status)
+		}
+	}
+}
+
+// BenchmarkCopy64KiB is the floor for BenchmarkInjectHandler64KiB: the
+// backend writes the body into the module's buffer, and the module copies
+// it out once.
+func BenchmarkCopy64KiB(b *testing.B) {
+	var in, out bytes.Buffer
+	b.SetBytes(int64(len(participants64KiB)))
+	b.ReportAllocs()
+	for b.Loop() {
+		in.Reset()
+		out.Reset()
+		in.Write(participants64KiB)
+		out.Write(in.Bytes())
 	}
 }

@@ -64,8 +64,9 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 		return nil
 	}
 
-	doc := buf.Bytes()
-	ask, err := h.readAsk(rec.Header(), doc)
+	doc := docPool.Get().(*joinconfig.Doc)
+	defer docPool.Put(doc)
+	ask, err := h.readAsk(rec.Header(), buf.Bytes(), doc)
 	if err != nil {
 		return h.writeRefusal(w, r, p, err)
 	}
@@ -78,7 +79,7 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	out.Reset()
 	out.Grow(buf.Len() + 512) // room for the signature, so the pooled buffer is reused
 	defer putBuf(out)
-	signed, aerr := joinconfig.Apply(out.AvailableBuffer(), doc, h.edits(r, repl, p, ask, res, doc)...)
+	signed, aerr := doc.Apply(out.AvailableBuffer(), h.edits(r, repl, p, ask, res, doc)...)
 	if aerr != nil {
 		return h.writeRefusal(w, r, p, problem.New(problem.Backend, codeUpstreamInvalid, "body",
 			"the signature could not be written into the join config: "+aerr.Error()))
@@ -127,21 +128,26 @@ func prepareBackendRequest(r *http.Request) {
 	}
 }
 
+// docPool keeps the parsed join configs: a Doc holds the index of its
+// top-level members, which a request fills and forgets.
+var docPool = sync.Pool{New: func() any { return new(joinconfig.Doc) }}
+
 // readAsk checks that the backend's answer is a plain JSON object and reads
-// what it asks to be signed.
-func (h *Handler) readAsk(hdr http.Header, doc []byte) (join.Ask, *problem.Error) {
+// what it asks to be signed, from one pass over it (joinconfig.Parse:
+// validation, the depth bound and the index of its members).
+func (h *Handler) readAsk(hdr http.Header, body []byte, doc *joinconfig.Doc) (join.Ask, *problem.Error) {
 	if ce := hdr.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return join.Ask{}, problem.New(problem.Backend, codeUpstreamEncoded, "body",
 			"the backend's join config is compressed ("+ce+"); let Caddy negotiate compression (reverse_proxy does by default) instead of forcing it in the backend")
 	}
-	if err := joinconfig.Check(doc); err != nil {
+	if err := joinconfig.Parse(body, doc); err != nil {
 		return join.Ask{}, problem.New(problem.Backend, codeUpstreamInvalid, "body",
 			"the backend's join config cannot be signed: "+err.Error()+"; fix the backend so it answers with a JSON object")
 	}
 	// JSON.parse keeps the last of duplicate keys and this module reads
 	// and replaces the first: with two signatures the page would get the
 	// backend's stale one.
-	if dup := joinconfig.Duplicated(doc, h.guarded); dup != "" {
+	if dup := doc.Duplicated(h.guarded); dup != "" {
 		return join.Ask{}, problem.New(problem.Backend, codeUpstreamDuplicate, dup,
 			"the backend's join config has the key "+dup+" more than once; browsers read the last one and this module the first, so have the backend write each key once")
 	}
@@ -151,7 +157,7 @@ func (h *Handler) readAsk(hdr http.Header, doc []byte) (join.Ask, *problem.Error
 // edits are what the module writes into the join config: the signature,
 // the credentials, the fixes the ask needs, a downgraded role, the SDK
 // key, the fill rules and the url_fields.
-func (h *Handler) edits(r *http.Request, repl *caddy.Replacer, p join.Principal, ask join.Ask, res join.Result, doc []byte) []joinconfig.Edit {
+func (h *Handler) edits(r *http.Request, repl *caddy.Replacer, p join.Principal, ask join.Ask, res join.Result, doc *joinconfig.Doc) []joinconfig.Edit {
 	edits := make([]joinconfig.Edit, 0, 6)
 	edits = append(edits, joinconfig.String(h.SignatureField, res.Token))
 	if res.Credentials.ZAK != "" {

@@ -113,7 +113,7 @@ func (h *Handler) originAllowed(r *http.Request, origin string) (allowed, same b
 // urlEdits rewrites the url_fields of the join config (leaveUrl and the
 // like) to absolute URLs on the public origin, keeping path, query and
 // fragment, so that rotating tunnel hosts need no backend change.
-func (h *Handler) urlEdits(r *http.Request, doc []byte) []joinconfig.Edit {
+func (h *Handler) urlEdits(r *http.Request, doc *joinconfig.Doc) []joinconfig.Edit {
 	if len(h.URLFields) == 0 {
 		return nil
 	}
@@ -123,7 +123,7 @@ func (h *Handler) urlEdits(r *http.Request, doc []byte) []joinconfig.Edit {
 	}
 	var edits []joinconfig.Edit
 	for _, f := range h.URLFields {
-		v := joinconfig.Get(doc, f)
+		v := doc.Get(f)
 		if v.Kind != joinconfig.KindString {
 			continue
 		}

@@ -69,9 +69,9 @@ type Fields struct {
 // (endpoint mode), and how to mint what is granted.
 type Format interface {
 	SDK() SDK
-	// FromConfig reads the Ask of a backend's join config, which has
-	// passed joinconfig.Check. Its faults are the backend's.
-	FromConfig(doc []byte, f Fields) (Ask, *problem.Error)
+	// FromConfig reads the Ask of a backend's join config, parsed and
+	// indexed by joinconfig.Parse. Its faults are the backend's.
+	FromConfig(d *joinconfig.Doc, f Fields) (Ask, *problem.Error)
 	// FromRequest parses a sample-shaped request body. Its faults are the
 	// client's, with the sample's texts and order.
 	FromRequest(body []byte) (Ask, *problem.Error)
@@ -88,7 +88,7 @@ func (meetingFormat) SDK() SDK { return Meeting }
 
 func (meetingFormat) KeyFields() (string, string) { return "sdkKey", "sdkKey" }
 
-func (meetingFormat) FromConfig(doc []byte, f Fields) (Ask, *problem.Error) {
+func (meetingFormat) FromConfig(d *joinconfig.Doc, f Fields) (Ask, *problem.Error) {
 	// Only the paths that are configured are looked for: the scan stops
 	// once it has found them all.
 	var v [6]joinconfig.Value
@@ -100,7 +100,7 @@ func (meetingFormat) FromConfig(doc []byte, f Fields) (Ask, *problem.Error) {
 			n++
 		}
 	}
-	joinconfig.Read(doc, paths[:n], v[:n])
+	d.Read(paths[:n], v[:n])
 	at := func(p string) joinconfig.Value {
 		for i := range n {
 			if p != "" && paths[i] == p {
@@ -195,9 +195,9 @@ func (videoFormat) SDK() SDK { return Video }
 // The Video SDK does not take the key.
 func (videoFormat) KeyFields() (string, string) { return "", "" }
 
-func (videoFormat) FromConfig(doc []byte, f Fields) (Ask, *problem.Error) {
+func (videoFormat) FromConfig(d *joinconfig.Doc, f Fields) (Ask, *problem.Error) {
 	var v [4]joinconfig.Value
-	joinconfig.Read(doc, []string{f.SessionName, f.Role, f.UserIdentity, f.SessionKey}, v[:])
+	d.Read([]string{f.SessionName, f.Role, f.UserIdentity, f.SessionKey}, v[:])
 	name, roleField, id, key := v[0], v[1], v[2], v[3]
 	if name.Kind != joinconfig.KindString || name.Str == "" {
 		return Ask{}, problem.New(problem.Backend, CodeBackendSession, f.SessionName,

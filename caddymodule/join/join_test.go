@@ -191,7 +191,7 @@ func TestFromConfig(t *testing.T) {
 		{"video, bad role", Video, fields, `{"sessionName":"s","role":2}`, CodeBackendRole, "", 0, false, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			a, err := c.sdk.Format().FromConfig([]byte(c.doc), c.f)
+			a, err := c.sdk.Format().FromConfig(parsed(t, c.doc), c.f)
 			if err.Code() != c.code {
 				t.Fatalf("code = %q (%v), want %q", err.Code(), err, c.code)
 			}
@@ -331,7 +331,7 @@ func TestSign(t *testing.T) {
 	host := HostRule{Set: true, Values: []string{"alice"}}
 	t.Run("meeting, backend", func(t *testing.T) {
 		s := newSigner(t, Meeting, Policy{Host: host, Lifetime: 3600})
-		a, err := s.Format.FromConfig([]byte(`{"meetingNumber":"857 4606 5432","role":1}`), Fields{MeetingNumber: "meetingNumber", Role: "role"})
+		a, err := s.Format.FromConfig(parsed(t, `{"meetingNumber":"857 4606 5432","role":1}`), Fields{MeetingNumber: "meetingNumber", Role: "role"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -381,7 +381,7 @@ func TestSign(t *testing.T) {
 	t.Run("host with ZAK", func(t *testing.T) {
 		f := &fakeZAK{zak: "the-zak"}
 		s := newSigner(t, Meeting, Policy{Host: host, RequireZAKForHost: true, Lifetime: 3600}, ZAKSource{Fetcher: f})
-		a, _ := s.Format.FromConfig([]byte(`{"meetingNumber":"85746065432","role":1}`), Fields{MeetingNumber: "meetingNumber", Role: "role"})
+		a, _ := s.Format.FromConfig(parsed(t, `{"meetingNumber":"85746065432","role":1}`), Fields{MeetingNumber: "meetingNumber", Role: "role"})
 		p := alice
 		p.ZoomUser = "alice@zoom"
 		res, err := s.Sign(context.Background(), p, a)
@@ -432,4 +432,14 @@ func TestParseSDK(t *testing.T) {
 	if Video.ScopeKey("857 4606 5432") != "857 4606 5432" || Meeting.ScopeKey("857 4606 5432") != "85746065432" {
 		t.Error("ScopeKey")
 	}
+}
+
+// parsed is a join config as FromConfig takes it.
+func parsed(t *testing.T, doc string) *joinconfig.Doc {
+	t.Helper()
+	var d joinconfig.Doc
+	if err := joinconfig.Parse([]byte(doc), &d); err != nil {
+		t.Fatalf("%s: %v", doc, err)
+	}
+	return &d
 }

@@ -50,7 +50,7 @@ func TestFromConfigLinkAndPasscode(t *testing.T) {
 		{"empty passcode", `{"meetingNumber":"85746065432","passWord":""}`, "85746065432", "", false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			a, err := Meeting.Format().FromConfig([]byte(c.doc), f)
+			a, err := Meeting.Format().FromConfig(parsed(t, c.doc), f)
 			if err.Code() != c.code || a.Meeting != c.meeting || a.HasPasscode != c.passcode {
 				t.Fatalf("%+v %v", a, err)
 			}
