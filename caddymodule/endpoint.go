@@ -69,8 +69,7 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request) error {
 	buf.Reset()
 	out := h.answer(buf.AvailableBuffer(), res)
 	hdr := w.Header()
-	hdr["Content-Length"] = []string{strconv.Itoa(len(out))}
-	setNoStore(hdr, "application/json; charset=utf-8")
+	setNoStore(hdr, "application/json; charset=utf-8", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)
 	_, werr := w.Write(out)
 	h.signed(repl, p, ask, res)

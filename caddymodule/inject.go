@@ -43,7 +43,9 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer putBuf(buf)
-	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, maxBody: h.MaxBody, head: r.Method == http.MethodHead, buf: buf}
+	rec := recPool.Get().(*recorder)
+	*rec = recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, maxBody: h.MaxBody, head: r.Method == http.MethodHead, buf: buf}
+	defer func() { *rec = recorder{}; recPool.Put(rec) }()
 	t.pause()
 	nextErr, aborted := callNext(next, rec, r)
 	t.resume()
@@ -79,7 +81,8 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	out.Reset()
 	out.Grow(buf.Len() + 512) // room for the signature, so the pooled buffer is reused
 	defer putBuf(out)
-	signed, aerr := doc.Apply(out.AvailableBuffer(), h.edits(r, repl, p, ask, res, doc)...)
+	var editsArr [12]joinconfig.Edit // on the stack: Apply keeps none
+	signed, aerr := doc.Apply(out.AvailableBuffer(), h.edits(editsArr[:0], r, repl, p, ask, res, doc)...)
 	if aerr != nil {
 		return h.writeRefusal(w, r, p, problem.New(problem.Backend, codeUpstreamInvalid, "body",
 			"the signature could not be written into the join config: "+aerr.Error()))
@@ -157,8 +160,7 @@ func (h *Handler) readAsk(hdr http.Header, body []byte, doc *joinconfig.Doc) (jo
 // edits are what the module writes into the join config: the signature,
 // the credentials, the fixes the ask needs, a downgraded role, the SDK
 // key, the fill rules and the url_fields.
-func (h *Handler) edits(r *http.Request, repl *caddy.Replacer, p join.Principal, ask join.Ask, res join.Result, doc *joinconfig.Doc) []joinconfig.Edit {
-	edits := make([]joinconfig.Edit, 0, 6)
+func (h *Handler) edits(edits []joinconfig.Edit, r *http.Request, repl *caddy.Replacer, p join.Principal, ask join.Ask, res join.Result, doc *joinconfig.Doc) []joinconfig.Edit {
 	edits = append(edits, joinconfig.String(h.SignatureField, res.Token))
 	if res.Credentials.ZAK != "" {
 		edits = append(edits, joinconfig.String(h.zakField, res.Credentials.ZAK))
@@ -196,8 +198,7 @@ func writeSigned(rec *recorder, doc []byte) {
 	hdr.Del("Last-Modified")
 	hdr.Del("Accept-Ranges")
 	hdr.Del("Content-Encoding")
-	hdr["Content-Length"] = []string{strconv.Itoa(len(doc))}
-	setNoStore(hdr, "")
+	setNoStore(hdr, "", strconv.Itoa(len(doc)))
 	rec.ResponseWriterWrapper.WriteHeader(rec.status)
 	_, _ = rec.ResponseWriterWrapper.Write(doc)
 }
@@ -207,12 +208,17 @@ func writeSigned(rec *recorder, doc []byte) {
 // cut with full slice expressions so that an append by a later handler
 // cannot reach the next value; they are never shared across requests,
 // since Caddy's header handler rewrites values in place.
-func setNoStore(hdr http.Header, contentType string) {
-	vals := make([]string, 4)
+// contentLength, when given, is set too, from the same backing array.
+func setNoStore(hdr http.Header, contentType string, contentLength ...string) {
+	vals := make([]string, 5)
 	vals[0], vals[1], vals[2], vals[3] = "no-store, private", "Cookie", "Authorization", contentType
 	hdr["Cache-Control"] = vals[0:1:1]
 	if contentType != "" {
 		hdr["Content-Type"] = vals[3:4:4]
+	}
+	if len(contentLength) == 1 {
+		vals[4] = contentLength[0]
+		hdr["Content-Length"] = vals[4:5:5]
 	}
 	if len(hdr["Vary"]) == 0 {
 		hdr["Vary"] = vals[1:3:3]
@@ -243,6 +249,11 @@ func varies(values []string, name string) bool {
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// recPool keeps recorders: one escapes to the heap per request, since
+// the next handler takes it as an http.ResponseWriter. A recorder is
+// emptied before it goes back, so no response writer outlives its request.
+var recPool = sync.Pool{New: func() any { return new(recorder) }}
 
 // putBuf returns buf to the pool unless it grew large, so that one big
 // response does not pin its memory for ever.

@@ -94,7 +94,9 @@ func metricZoomAPI(kind string, err error) {
 	metricZoom.WithLabelValues(kind, result).Inc()
 }
 
-var roleText = [2]string{"0", "1"}
+// roleText is the role placeholder's values, boxed once: a string put
+// into the Replacer's map[string]any would otherwise be boxed per request.
+var roleText = [2]any{"0", "1"}
 
 // passed records a response that was not a join config to sign.
 func (h *Handler) passed(repl *caddy.Replacer, reason string) {

@@ -57,7 +57,7 @@ func TestFromConfigLinkAndPasscode(t *testing.T) {
 			// A meeting number from a link is written into the config.
 			wrote := false
 			for _, e := range a.Fixes {
-				wrote = wrote || (e.Path == "meetingNumber" && string(e.Raw) == `"`+c.meeting+`"`)
+				wrote = wrote || (e.Path == "meetingNumber" && string(e.JSON()) == `"`+c.meeting+`"`)
 			}
 			if c.link && !wrote {
 				t.Fatalf("fixes %+v do not write the meeting number", a.Fixes)

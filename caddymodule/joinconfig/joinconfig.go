@@ -16,15 +16,26 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
 )
 
-// Edit sets the value at Path to the raw JSON Raw.
+// Edit sets the value at Path to the raw JSON Raw, or, when IsString, to
+// the JSON string Str, quoted as it is written (no buffer of its own).
 type Edit struct {
-	Path string
-	Raw  []byte
+	Path     string
+	Raw      []byte
+	Str      string
+	IsString bool
 }
 
 // String returns an Edit that sets path to the JSON string s.
 func String(path, s string) Edit {
-	return Edit{Path: path, Raw: jsonstr.Append(make([]byte, 0, len(s)+2), s)}
+	return Edit{Path: path, Str: s, IsString: true}
+}
+
+// JSON is the edit's value as JSON text.
+func (e Edit) JSON() []byte {
+	if e.IsString {
+		return jsonstr.Append(make([]byte, 0, len(e.Str)+2), e.Str)
+	}
+	return e.Raw
 }
 
 // Check reports why doc cannot be a join config: it must be one JSON
@@ -149,14 +160,14 @@ func (d *Doc) Apply(dst []byte, edits ...Edit) ([]byte, error) {
 		}
 		switch {
 		case at > 0:
-			sp = append(sp, splice{at: at, end: stop, raw: e.Raw})
+			sp = append(sp, splice{at: at, end: stop, edit: e})
 		case strings.IndexByte(e.Path, '.') < 0:
-			sp = append(sp, splice{at: end, end: end, key: e.Path, raw: e.Raw})
+			sp = append(sp, splice{at: end, end: end, key: e.Path, edit: e})
 			extra += len(e.Path) + 4
 		default:
 			slow = append(slow, e)
 		}
-		extra += len(e.Raw)
+		extra += len(e.Raw) + len(e.Str) + 2
 	}
 	slices.SortStableFunc(sp, func(a, b splice) int { return a.at - b.at })
 	for i := 1; i < len(sp); i++ {
@@ -180,7 +191,11 @@ func (d *Doc) Apply(dst []byte, edits ...Edit) ([]byte, error) {
 			out = jsonstr.Append(out, s.key)
 			out = append(out, ':')
 		}
-		out = append(out, s.raw...)
+		if s.edit.IsString {
+			out = jsonstr.Append(out, s.edit.Str)
+		} else {
+			out = append(out, s.edit.Raw...)
+		}
 		last = s.end
 	}
 	out = append(out, doc[last:]...)
@@ -192,7 +207,7 @@ func (d *Doc) Apply(dst []byte, edits ...Edit) ([]byte, error) {
 func applySlow(doc []byte, edits []Edit) ([]byte, error) {
 	for _, e := range edits {
 		var err error
-		if doc, err = sjson.SetRawBytes(doc, e.Path, e.Raw); err != nil {
+		if doc, err = sjson.SetRawBytes(doc, e.Path, e.JSON()); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", e.Path, err)
 		}
 	}
@@ -328,11 +343,12 @@ func skipValue(doc []byte, i int) int {
 	return i
 }
 
-// splice replaces doc[at:end] with raw, as the value of key when key is set.
+// splice replaces doc[at:end] with the edit's value, as the value of key
+// when key is set.
 type splice struct {
 	at, end int
 	key     string
-	raw     []byte
+	edit    Edit
 }
 
 // isEmptyObject reports whether only white space stands between the

@@ -40,7 +40,7 @@ func NewSigner(sdkKey, secret string) (*Signer, error) {
 	mac := []byte(secret)
 	return &Signer{
 		key:  sdkKey,
-		macs: sync.Pool{New: func() any { return hmac.New(sha256.New, mac) }},
+		macs: sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, mac)} }},
 	}, nil
 }
 
@@ -60,21 +60,33 @@ func (s *Signer) jwt(payload []byte) string {
 	out = append(out, jwtHeader...)
 	out = append(out, '.')
 	out = enc.AppendEncode(out, payload)
-	var sum [sha256.Size]byte
 	out = append(out, '.')
-	out = enc.AppendEncode(out, s.hmac(sum[:0], out[:len(out)-1]))
+	m := s.macs.Get().(*macState)
+	out = enc.AppendEncode(out, m.sum(out[:len(out)-1]))
+	s.macs.Put(m)
 	// out is never written again, so it can back the string without a
 	// copy, as strings.Builder does.
 	return unsafe.String(unsafe.SliceData(out), len(out))
 }
 
 func (s *Signer) hmac(dst, msg []byte) []byte {
-	m := s.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write(msg)
-	dst = m.Sum(dst)
+	m := s.macs.Get().(*macState)
+	dst = append(dst, m.sum(msg)...)
 	s.macs.Put(m)
 	return dst
+}
+
+// macState is a pooled HMAC with room for its sum: a sum buffer on the
+// caller's stack would escape through hash.Hash's Sum.
+type macState struct {
+	h   hash.Hash
+	buf [sha256.Size]byte
+}
+
+func (m *macState) sum(msg []byte) []byte {
+	m.h.Reset()
+	m.h.Write(msg)
+	return m.h.Sum(m.buf[:0])
 }
 
 // HMACKey is the key this package uses for secret: its UTF-8 bytes.
