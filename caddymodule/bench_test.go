@@ -208,18 +208,7 @@ func BenchmarkEndpointHandler(b *testing.B) {
 // small objects before the keys the module reads: the shape where a scan
 // that descends into nested values, or walks the document more than once,
 // costs the most.
-var participants64KiB = func() []byte {
-	var b strings.Builder
-	b.WriteString(`{"participants":[`)
-	for i := 0; b.Len() < 64<<10-200; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `{"id":"u%05d","name":"User %d","email":"u%d@example.com","role":"attendee","joined":true,"tags":["a","b"],"n":%d.5}`, i, i, i, i)
-	}
-	b.WriteString(`],"meetingNumber":"85746065432","role":0,"userName":"Alice","leaveUrl":"/left"}`)
-	return []byte(b.String())
-}()
+var participants64KiB = participants(64 << 10)
 
 // BenchmarkInjectHandler64KiB is BenchmarkInjectHandler for
 // participants64KiB: the module's cost for a large, nested join config.
@@ -251,5 +240,43 @@ func BenchmarkCopy64KiB(b *testing.B) {
 		out.Reset()
 		in.Write(participants64KiB)
 		out.Write(in.Bytes())
+	}
+}
+
+// participants is a join config of about n bytes shaped like
+// participants64KiB.
+func participants(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"participants":[`)
+	for i := 0; b.Len() < n-200; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"u%05d","name":"User %d","email":"u%d@example.com","role":"attendee","joined":true,"tags":["a","b"],"n":%d.5}`, i, i, i, i)
+	}
+	b.WriteString(`],"meetingNumber":"85746065432","role":0,"userName":"Alice","leaveUrl":"/left"}`)
+	return []byte(b.String())
+}
+
+// BenchmarkInjectHandlerSize is the handler for join configs of 16 KiB to
+// 1 MiB, so that the cost per KiB shows whether it stays linear.
+func BenchmarkInjectHandlerSize(b *testing.B) {
+	for _, kib := range []int{16, 64, 256, 1024} {
+		body := participants(kib << 10)
+		b.Run(fmt.Sprintf("%dKiB", kib), func(b *testing.B) {
+			h := provisioned(b, &Handler{MaxBody: 2 << 20})
+			next := backendFunc(body)
+			r := newRequest("GET", "/join-config", "alice", nil)
+			w := &sinkWriter{hdr: http.Header{}}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				clear(w.hdr)
+				w.n = 0
+				if err := h.ServeHTTP(w, r, next); err != nil || w.status != 200 {
+					b.Fatal(err, w.status)
+				}
+			}
+		})
 	}
 }
