@@ -294,6 +294,13 @@ func TestSyntaxBlockInReadme(t *testing.T) {
 	}
 }
 
+// zoomAPIOpt and obfOpt are blocks for TestCaddyfileErrorLines.
+const zoomAPIOpt = "zoom_api {\n\t\t\taccount_id a\n\t\t\tclient_id c\n\t\t\tclient_secret s\n\t\t}"
+
+func obfOpt(extra string) string {
+	return "obf {\n\t\t\tclient_id c\n\t\t\tclient_secret s\n\t\t\tredirect_uri https://app.example.com/zoom/connect/callback\n\t\t\t" + extra + "\n\t\t}"
+}
+
 // TestCaddyfileErrorLines: every config error names the line of the option
 // at fault, with the fix.
 func TestCaddyfileErrorLines(t *testing.T) {
@@ -320,6 +327,17 @@ func TestCaddyfileErrorLines(t *testing.T) {
 		{"url_fields in endpoint mode", []string{"mode endpoint", "meetings any", "url_fields leaveUrl", "sdk_key k", "sdk_secret s"}, 2, "url_fields is for inject mode"},
 		{"fill in endpoint mode", []string{"mode endpoint", "meetings any", "sdk_key k", "sdk_secret s", "fill userName {http.auth.user.id}"}, 4, "fill is for inject mode"},
 		{"unknown option", []string{"sdk_key k", "sdk_secret s", "host_whenn any"}, 2, `unrecognized subdirective "host_whenn"; did you mean "host_when"?`},
+		{"passcode typo", []string{"sdk_key k", "sdk_secret s", zoomAPIOpt, "passcode sometimes"}, 3, `passcode "sometimes" is not known; use fill`},
+		{"passcode without zoom_api", []string{"sdk_key k", "sdk_secret s", "passcode fill"}, 2, "passcode needs zoom_api"},
+		{"join_url_field in endpoint mode", []string{"mode endpoint", "meetings any", "sdk_key k", "sdk_secret s", "join_url_field link"}, 4, "join_url_field is for inject mode"},
+		{"app named twice", []string{"sdk_key k", "sdk_secret s", zoomAPIOpt, "zak {\n\t\t\taccount_id a\n\t\t\tclient_id c\n\t\t\tclient_secret s\n\t\t}"}, 3, "name it once, in zoom_api"},
+		{"zak without an app", []string{"sdk_key k", "sdk_secret s", "zak {\n\t\t\tfield zak\n\t\t}"}, 2, "zak needs account_id, client_id and client_secret"},
+		{"obf without seal_keys", []string{"sdk_key k", "sdk_secret s", obfOpt("when always")}, 2, "obf needs seal_keys"},
+		{"obf external without zoom_api", []string{"sdk_key k", "sdk_secret s", "seal_keys {env.K}", obfOpt("")}, 3, "obf when external needs zoom_api"},
+		{"obf when typo", []string{"sdk_key k", "sdk_secret s", "seal_keys {env.K}", obfOpt("when sometimes")}, 3, `obf when "sometimes" is not known`},
+		{"mode connect without obf", []string{"mode connect", "seal_keys {env.K}"}, 0, "mode connect needs an obf block"},
+		{"mode connect with host_when", []string{"mode connect", "seal_keys {env.K}", obfOpt(""), "host_when any"}, 3, "host_when does not apply to mode connect"},
+		{"passcode for video", []string{"sdk video", "sdk_key k", "sdk_secret s", "passcode fill"}, 3, "passcode is for the Meeting SDK"},
 		{"unknown, nothing near", []string{"sdk_key k", "sdk_secret s", "frobnicate"}, 2, `unrecognized subdirective "frobnicate"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -328,7 +346,8 @@ func TestCaddyfileErrorLines(t *testing.T) {
 			if err == nil {
 				t.Fatal("adapted")
 			}
-			line := fmt.Sprintf(", at Caddyfile:%d", tc.bad+3)
+			// Options may be blocks of several lines.
+			line := fmt.Sprintf(", at Caddyfile:%d", 3+tc.bad+strings.Count(strings.Join(tc.opts[:tc.bad], ""), "\n"))
 			if !strings.HasSuffix(err.Error(), line) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v\nwant %q at %q", err, tc.want, line)
 			}

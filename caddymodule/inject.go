@@ -43,9 +43,10 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer putBuf(buf)
-	rec := recPool.Get().(*recorder)
-	*rec = recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, maxBody: h.MaxBody, head: r.Method == http.MethodHead, buf: buf}
-	defer func() { *rec = recorder{}; recPool.Put(rec) }()
+	// Not pooled: the next handler holds the recorder as its
+	// ResponseWriter, and a handler that keeps it past its return (a
+	// flush timer, a plugin's goroutine) must not find it reused.
+	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, maxBody: h.MaxBody, head: r.Method == http.MethodHead, buf: buf}
 	t.pause()
 	nextErr, aborted := callNext(next, rec, r)
 	t.resume()
@@ -249,11 +250,6 @@ func varies(values []string, name string) bool {
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// recPool keeps recorders: one escapes to the heap per request, since
-// the next handler takes it as an http.ResponseWriter. A recorder is
-// emptied before it goes back, so no response writer outlives its request.
-var recPool = sync.Pool{New: func() any { return new(recorder) }}
 
 // putBuf returns buf to the pool unless it grew large, so that one big
 // response does not pin its memory for ever.
