@@ -213,16 +213,20 @@ var participants64KiB = participants(64 << 10)
 // BenchmarkInjectHandler64KiB is BenchmarkInjectHandler for
 // participants64KiB: the module's cost for a large, nested join config.
 func BenchmarkInjectHandler64KiB(b *testing.B) {
-	h := provisioned(b, &Handler{MaxBody: 128 << 10})
-	next := backendFunc(participants64KiB)
+	benchHandler(b, provisioned(b, &Handler{MaxBody: 128 << 10}), participants64KiB)
+}
+
+// benchHandler runs h on body with the request and the writer reused.
+func benchHandler(b *testing.B, h *Handler, body []byte) {
+	next := backendFunc(body)
 	r := newRequest("GET", "/join-config", "alice", nil)
 	w := &sinkWriter{hdr: http.Header{}}
 	b.ReportAllocs()
-	b.SetBytes(int64(len(participants64KiB)))
+	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		clear(w.hdr)
 		w.n = 0
-		if err := h.ServeHTTP(w, r, next); err != nil || w.status != 200 || w.n < len(participants64KiB) {
+		if err := h.ServeHTTP(w, r, next); err != nil || w.status != 200 || w.n < len(body) {
 			b.Fatal(err, w.status)
 		}
 	}
@@ -264,19 +268,7 @@ func BenchmarkInjectHandlerSize(b *testing.B) {
 	for _, kib := range []int{16, 64, 256, 1024} {
 		body := participants(kib << 10)
 		b.Run(fmt.Sprintf("%dKiB", kib), func(b *testing.B) {
-			h := provisioned(b, &Handler{MaxBody: 2 << 20})
-			next := backendFunc(body)
-			r := newRequest("GET", "/join-config", "alice", nil)
-			w := &sinkWriter{hdr: http.Header{}}
-			b.ReportAllocs()
-			b.SetBytes(int64(len(body)))
-			for b.Loop() {
-				clear(w.hdr)
-				w.n = 0
-				if err := h.ServeHTTP(w, r, next); err != nil || w.status != 200 {
-					b.Fatal(err, w.status)
-				}
-			}
+			benchHandler(b, provisioned(b, &Handler{MaxBody: 2 << 20}), body)
 		})
 	}
 }
