@@ -288,11 +288,13 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, h.OBF.DoneURL, http.StatusFound)
 		return nil
 	case "status":
-		g, ok, serr := h.connect.Status(r.Context(), p.ID)
+		g, ok, live, serr := h.connect.Status(r.Context(), p.ID)
 		if serr != nil {
 			return h.writeRefusal(w, r, p, serr)
 		}
-		out := map[string]any{"connected": ok, "connectUrl": h.OBF.ConnectURL}
+		// live: Zoom honours the grant now (false when Zoom could not be
+		// asked; the grant stays).
+		out := map[string]any{"connected": ok, "live": live, "connectUrl": h.OBF.ConnectURL}
 		if ok {
 			out["zoomUserId"], out["zoomEmail"], out["scopes"], out["connectedAt"] = g.ZoomUserID, g.ZoomEmail, g.Scopes, g.ConnectedAt.UTC().Format(time.RFC3339)
 		}

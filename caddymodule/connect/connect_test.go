@@ -97,11 +97,11 @@ func TestConnectFlow(t *testing.T) {
 	if perr != nil || g.ZoomUserID != "zu-alice" || g.ZoomEmail != "alice@other.example" {
 		t.Fatalf("finish: %+v %v", g, perr)
 	}
-	st, ok, perr := m.Status(ctx, "alice")
-	if !ok || perr != nil || st.ZoomUserID != "zu-alice" {
-		t.Fatalf("status %+v %v %v", st, ok, perr)
+	st, ok, live, perr := m.Status(ctx, "alice")
+	if !ok || !live || perr != nil || st.ZoomUserID != "zu-alice" {
+		t.Fatalf("status %+v %v %v %v", st, ok, live, perr)
 	}
-	if _, ok, _ := m.Status(ctx, "bob"); ok {
+	if _, ok, _, _ := m.Status(ctx, "bob"); ok {
 		t.Fatal("bob is connected")
 	}
 	// An OBF token bound to the meeting and the user.
@@ -197,7 +197,7 @@ func TestConnectRefusals(t *testing.T) {
 	if _, perr := m.Finish(ctx, "bob", cookie7, q7); perr.Code() != CodeUserInactive {
 		t.Errorf("inactive: %v", perr)
 	}
-	if _, ok, _ := m.Status(ctx, "bob"); ok {
+	if _, ok, _, _ := m.Status(ctx, "bob"); ok {
 		t.Error("a refused connect stored a grant")
 	}
 	// Parameters that are not Zoom's.
@@ -250,7 +250,7 @@ func TestRefresh(t *testing.T) {
 	if perr.Code() != CodeGrantRevoked || !strings.Contains(perr.Reason(), "/zoom/connect/start") {
 		t.Fatalf("old refresh token: %v", perr)
 	}
-	if _, ok, _ := m2.Status(ctx, "alice"); ok {
+	if _, ok, _, _ := m2.Status(ctx, "alice"); ok {
 		t.Fatal("a dead grant was kept")
 	}
 }
@@ -266,11 +266,25 @@ func Test401Retry(t *testing.T) {
 	if tok, perr := m.OBF(ctx, "alice", "81111111111"); perr != nil || tok == "" || z.RefreshCalls() != 1 {
 		t.Fatalf("401 then retry: %q %v, %d refreshes", tok, perr, z.RefreshCalls())
 	}
-	// Revoked at Zoom (the user removed the app): dead, deleted.
+	// Revoked at Zoom (the user removed the app): status finds out, and
+	// the grant is gone.
+	if _, ok, live, _ := m.Status(ctx, "alice"); !ok || !live {
+		t.Fatalf("before the revocation: %v %v", ok, live)
+	}
 	z.RevokeUser("zu-alice")
-	if _, perr := m.OBF(ctx, "alice", "81111111111"); perr.Code() != CodeGrantRevoked {
+	if _, ok, _, perr := m.Status(ctx, "alice"); ok || perr != nil {
+		t.Fatalf("status after a revocation: %v %v", ok, perr)
+	}
+	if _, perr := m.OBF(ctx, "alice", "81111111111"); perr.Code() != CodeNotConnected {
 		t.Fatalf("revoked: %v", perr)
 	}
+	// Zoom unreachable: connected, not known to be live.
+	connect(t, m, "alice")
+	z.FailAPI(true)
+	if _, ok, live, perr := m.Status(ctx, "alice"); !ok || live || perr != nil {
+		t.Fatalf("Zoom down: %v %v %v", ok, live, perr)
+	}
+	z.FailAPI(false)
 }
 
 func TestOBFLimits(t *testing.T) {
@@ -336,7 +350,7 @@ func TestRecordsCannotBeSwapped(t *testing.T) {
 	if err := os.WriteFile(grantFile(t, m, dir, "bob"), a, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := m.Status(context.Background(), "bob"); ok {
+	if _, ok, _, _ := m.Status(context.Background(), "bob"); ok {
 		t.Fatal("alice's record opened as bob's")
 	}
 	if _, err := m.DecodeRecord(m.name("bob"), a); err == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -92,17 +93,41 @@ func (m *Manager) fresh(g Grant) bool {
 	return m.cfg.Now().Add(m.cfg.Margin).Before(g.Expiry)
 }
 
-// Status returns the site user's grant, if there is one. It asks Zoom
-// nothing.
-func (m *Manager) Status(ctx context.Context, siteUser string) (Grant, bool, *problem.Error) {
+// Status returns the site user's grant, if there is one, and whether it
+// is live: Zoom answers /users/me with it, after a refresh if its access
+// token is stale or refused. A grant Zoom refuses is deleted here, as a
+// join would find. live is false when Zoom could not be asked; the grant
+// is kept then.
+func (m *Manager) Status(ctx context.Context, siteUser string) (g Grant, connected, live bool, perr *problem.Error) {
 	g, err := m.load(ctx, siteUser)
 	switch {
 	case errors.Is(err, errNoGrant):
-		return Grant{}, false, nil
+		return Grant{}, false, false, nil
 	case err != nil:
-		return Grant{}, false, storeDown()
+		return Grant{}, false, false, storeDown()
 	}
-	return g, true, nil
+	fresh, perr := m.access(ctx, siteUser, "")
+	if perr == nil {
+		status, _, _, err := m.get(ctx, "user_api", fresh.AccessToken, "/users/me")
+		switch {
+		case err == nil && status == http.StatusOK:
+			return fresh, true, true, nil
+		case err == nil && status == http.StatusUnauthorized:
+			fresh, perr = m.access(ctx, siteUser, fresh.AccessToken)
+			if perr == nil {
+				return fresh, true, true, nil
+			}
+		default:
+			return g, true, false, nil
+		}
+	}
+	switch perr.Code() {
+	case CodeNotConnected, CodeGrantRevoked:
+		return Grant{}, false, false, nil
+	case CodeStore:
+		return Grant{}, false, false, perr
+	}
+	return g, true, false, nil
 }
 
 // access returns a grant whose access token is fresh and is not stale
