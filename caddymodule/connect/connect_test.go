@@ -291,8 +291,10 @@ func TestOBFLimits(t *testing.T) {
 	z := newFake(t)
 	now := time.Unix(1_900_000_000, 0)
 	var mu sync.Mutex
-	m := newManager(t, z, t.TempDir())
-	m.cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	dir := t.TempDir()
+	m := newManager(t, z, dir)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m.cfg.Now = clock
 	ctx := context.Background()
 	// The fake's tokens expire by the wall clock; this clock is later, so
 	// keep the grant fresh by connecting with a long lifetime.
@@ -319,6 +321,12 @@ func TestOBFLimits(t *testing.T) {
 	calls := z.OBFCalls()
 	if _, perr := m.OBF(ctx, "alice", "84444444444"); perr.Code() != CodeOBFRateLimit || z.OBFCalls() != calls {
 		t.Fatalf("held: %v, %d calls", perr, z.OBFCalls()-calls)
+	}
+	// Another instance on the same storage holds off too.
+	m2 := newManager(t, z, dir)
+	m2.cfg.Now = clock
+	if _, perr := m2.OBF(ctx, "alice", "84444444445"); perr.Code() != CodeOBFRateLimit || z.OBFCalls() != calls {
+		t.Fatalf("held on another instance: %v, %d calls", perr, z.OBFCalls()-calls)
 	}
 	mu.Lock()
 	now = now.Add(91 * time.Second)

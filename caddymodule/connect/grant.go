@@ -28,6 +28,9 @@ type Grant struct {
 	Scopes       []string  `json:"scopes"`
 	ConnectedAt  time.Time `json:"connected_at"`
 	RefreshedAt  time.Time `json:"refreshed_at,omitempty"`
+	// HeldUntil is Zoom's reset time after a 429 for this user's OBF
+	// tokens, kept in the record so that every instance holds off.
+	HeldUntil time.Time `json:"held_until,omitempty"`
 }
 
 // MaxRecord bounds a sealed record read back from the storage.

@@ -53,6 +53,13 @@ func (m *Manager) OBF(ctx context.Context, siteUser, meeting string) (string, *p
 	if perr != nil {
 		return "", perr
 	}
+	if now.Before(g.HeldUntil) {
+		// Another instance met Zoom's 429.
+		m.mu.Lock()
+		m.holds[siteUser] = g.HeldUntil
+		m.mu.Unlock()
+		return "", obfRateLimited(g.HeldUntil.Sub(now))
+	}
 	path := "/users/me/token?" + url.Values{"type": {"onbehalf"}, "meeting_id": {meeting}}.Encode()
 	for attempt := 0; ; attempt++ {
 		status, body, retryAfter, err := m.get(ctx, "obf", g.AccessToken, path)
@@ -78,9 +85,11 @@ func (m *Manager) OBF(ctx context.Context, siteUser, meeting string) (string, *p
 			return "", m.dropGrant(ctx, siteUser, "Zoom refuses even a fresh access token")
 		case status == http.StatusTooManyRequests:
 			d := max(retryAfter, time.Second)
+			until := m.cfg.Now().Add(d)
 			m.mu.Lock()
-			m.holds[siteUser] = m.cfg.Now().Add(d)
+			m.holds[siteUser] = until
 			m.mu.Unlock()
+			m.holdGrant(ctx, siteUser, until)
 			return "", obfRateLimited(d)
 		case status == http.StatusBadRequest && answer.Code == 4711:
 			return "", m.dropGrant(ctx, siteUser, "its token no longer carries user:read:token")
@@ -93,6 +102,22 @@ func (m *Manager) OBF(ctx context.Context, siteUser, meeting string) (string, *p
 			return "", problem.New(problem.Zoom, CodeOBFUnissued, "obfToken",
 				"Zoom's API did not issue the OBF token ("+zoomapi.ZoomCode(status, body)+"); try again shortly")
 		}
+	}
+}
+
+// holdGrant writes Zoom's reset time into the grant, under its lock, so
+// that the other instances hold off too. It is best effort: this
+// instance's own hold stands either way.
+func (m *Manager) holdGrant(ctx context.Context, siteUser string, until time.Time) {
+	name := m.name(siteUser)
+	ctx = context.WithoutCancel(ctx)
+	if m.cfg.Storage.Lock(ctx, name) != nil {
+		return
+	}
+	defer func() { _ = m.cfg.Storage.Unlock(ctx, name) }()
+	if g, err := m.load(ctx, siteUser); err == nil {
+		g.HeldUntil = until
+		_ = m.store(ctx, g)
 	}
 }
 
