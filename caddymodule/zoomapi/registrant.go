@@ -95,24 +95,28 @@ func (c *Client) register(ctx context.Context, key, digits string, info MeetingI
 		d := max(retryAfter, time.Second)
 		c.cache.Hold(key, c.cfg.Now().Add(d))
 		return "", registrantRateLimited(d)
-	case out.Code == 3043:
-		return "", problem.New(problem.Zoom, CodeRegistrationFull, "tk",
-			"the meeting's registration is full ("+ZoomCode(status, answer)+"); raise its capacity at Zoom, or remove registrants")
-	case out.Code == 3000:
-		return "", problem.New(problem.Zoom, CodeRegistrationClosed, "tk",
-			"Zoom does not take registrations for this meeting now ("+ZoomCode(status, answer)+"); open its registration at Zoom")
-	case out.Code == 3003:
-		return "", problem.New(problem.Config, CodeRegistrationNotAllowed, "tk",
-			"Zoom does not let this app register users for the meeting ("+ZoomCode(status, answer)+"); check that the meeting is in the app's account and the app has meeting:write:registrant:admin")
-	case out.Code == 3001:
-		return "", problem.New(problem.Zoom, CodeRegistrationGone, "tk",
-			"Zoom no longer has the meeting to register for ("+ZoomCode(status, answer)+"); check that it was not deleted")
+	case registrationRefusals[out.Code].code != "":
+		r := registrationRefusals[out.Code]
+		return "", problem.New(r.fault, r.code, "tk", r.what+" ("+ZoomCode(status, answer)+"); "+r.fix)
 	case out.Code == 300:
 		return "", problem.New(problem.Client, CodeMeetingInvalid, "meetingNumber",
 			"Zoom says the meeting number is not valid ("+ZoomCode(status, answer)+"); check the number the join names")
 	default:
 		return "", zoomError(CodeAPIAnswer, "Zoom's API did not register the user ("+ZoomCode(status, answer)+"); try again shortly, or check the app's scopes (meeting:write:registrant:admin)")
 	}
+}
+
+// registrationRefusals are Zoom's codes for a registration it will not
+// make, in our words.
+var registrationRefusals = map[int]struct {
+	fault           problem.Fault
+	code, what, fix string
+}{
+	3043: {problem.Zoom, CodeRegistrationFull, "the meeting's registration is full", "raise its capacity at Zoom, or remove registrants"},
+	3000: {problem.Zoom, CodeRegistrationClosed, "Zoom does not take registrations for this meeting now", "open its registration at Zoom"},
+	3003: {problem.Config, CodeRegistrationNotAllowed, "Zoom does not let this app register users for the meeting",
+		"check that the meeting is in the app's account and the app has meeting:write:registrant:admin"},
+	3001: {problem.Zoom, CodeRegistrationGone, "Zoom no longer has the meeting to register for", "check that it was not deleted"},
 }
 
 func registrantRateLimited(d time.Duration) *problem.Error {

@@ -16,6 +16,7 @@ func TestRegister(t *testing.T) {
 	z.AddMeeting("93333333333", zoomtest.Meeting{Webinar: true, Approval: 0})
 	z.AddMeeting("94444444444", zoomtest.Meeting{Approval: 0, Capacity: 1})
 	z.AddMeeting("95555555555", zoomtest.Meeting{Approval: 0, Closed: true})
+	z.AddMeeting("97777777777", zoomtest.Meeting{Approval: 0, NotHost: true})
 	now := time.Date(2027, 1, 5, 14, 0, 0, 0, time.UTC)
 	c := newClient(t, z, &now)
 	ctx := context.Background()
@@ -56,6 +57,7 @@ func TestRegister(t *testing.T) {
 	}{
 		{"95555555555", "alice@example.com", CodeRegistrationClosed},
 		{"96666666666", "alice@example.com", CodeRegistrationGone}, // not the account's
+		{"97777777777", "alice@example.com", CodeRegistrationNotAllowed},
 	} {
 		_, err := c.Register(ctx, tc.id, MeetingInfo{InAccount: true}, Registrant{Email: tc.email})
 		if err == nil || err.Code() != tc.code || strings.Contains(err.Reason(), "Registration has") || strings.Contains(err.Reason(), "does not exist") {

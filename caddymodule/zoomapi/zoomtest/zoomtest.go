@@ -262,6 +262,8 @@ type Meeting struct {
 	// beyond it get 3043 (0 for no limit).
 	Closed   bool
 	Capacity int
+	// NotHost: the app's account does not host it (code 3003).
+	NotHost bool
 }
 
 // RegistrantCalls counts the registrations asked for email at meeting id.
@@ -319,6 +321,9 @@ func (s *Server) register(webinar bool) http.HandlerFunc {
 		switch {
 		case !ok || m.Webinar != webinar:
 			writeJSON(w, http.StatusNotFound, map[string]any{"code": 3001, "message": "Meeting does not exist: " + id + "."})
+			return
+		case m.NotHost:
+			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3003, "message": "You are not the meeting host."})
 			return
 		case m.Closed || m.Approval == 2:
 			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3000, "message": "Registration has not been enabled for this meeting: " + id + "."})
