@@ -387,3 +387,13 @@ func TestReadmeSnippetsFormatted(t *testing.T) {
 		t.Fatalf("only %d snippets found", n)
 	}
 }
+
+// TestZakAppServesEveryStep: a zak block that names the Server-to-Server
+// app serves the meeting steps and the OBF lookup too, as it does at
+// Provision, with no zoom_api block.
+func TestZakAppServesEveryStep(t *testing.T) {
+	text := ":8080 {\n\tzoom_signature {\n\t\tsdk_key k\n\t\tsdk_secret s\n\t\tzak {\n\t\t\taccount_id a\n\t\t\tclient_id c\n\t\t\tclient_secret {env.S}\n\t\t}\n\t\tpasscode fill\n\t\tseal_keys {env.K}\n\t\t" + obfOpt("") + "\n\t}\n}\n"
+	if _, err := adapt(t, text); err != nil {
+		t.Fatalf("a zak block's app was not enough: %v", err)
+	}
+}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/connect"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
-	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 )
@@ -90,6 +89,17 @@ const (
 	connectCookie = "__Host-zoom_connect"
 )
 
+// serviceURLs are the block's URLs, redirect_uri first, for
+// checkServiceURL.
+func (o *OBFConfig) serviceURLs() []serviceURL {
+	return []serviceURL{
+		{"obf redirect_uri", o.RedirectURI, "https://app.example.com/zoom/connect/callback"},
+		{"obf authorize_url", o.AuthorizeURL, "https://zoom.us/oauth/authorize"},
+		{"obf oauth_url", o.OAuthURL, "https://zoom.us/oauth/token"},
+		{"obf api_url", o.APIURL, "https://api.zoom.us/v2"},
+	}
+}
+
 // provisionOBF builds the grant manager and, outside connect mode, the
 // credential source that writes OBF tokens.
 func (h *Handler) provisionOBF(ctx caddy.Context) ([]join.CredentialSource, error) {
@@ -104,24 +114,12 @@ func (h *Handler) provisionOBF(ctx caddy.Context) ([]join.CredentialSource, erro
 	defaultString(&o.DoneURL, "/")
 	warnLiteralSecret(h.logger, "obf client_secret", o.ClientSecret)
 	repl := caddy.NewReplacer()
-	urls := map[string]string{}
-	for _, u := range []struct{ option, raw, example string }{
-		{"obf redirect_uri", o.RedirectURI, "https://app.example.com/zoom/connect/callback"},
-		{"obf authorize_url", o.AuthorizeURL, "https://zoom.us/oauth/authorize"},
-		{"obf oauth_url", o.OAuthURL, "https://zoom.us/oauth/token"},
-		{"obf api_url", o.APIURL, "https://api.zoom.us/v2"},
-	} {
-		v := repl.ReplaceAll(u.raw, "")
-		if err := checkServiceURL(u.option, v, u.example); err != nil {
-			return nil, err
-		}
-		urls[u.option] = v
+	urls, err := resolveServiceURLs(repl, o.serviceURLs())
+	if err != nil {
+		return nil, err
 	}
-	if urls["obf redirect_uri"] == "" {
+	if urls[0] == "" {
 		return nil, fmt.Errorf("obf redirect_uri %q resolved to an empty value; set it to the callback route's absolute URL", o.RedirectURI)
-	}
-	if len(h.SealKeys) == 0 {
-		return nil, errors.New("obf needs seal_keys: the grants are sealed in Caddy's storage")
 	}
 	sealer, err := h.sealer()
 	if err != nil {
@@ -135,10 +133,10 @@ func (h *Handler) provisionOBF(ctx caddy.Context) ([]join.CredentialSource, erro
 	m, err := connect.New(connect.Config{
 		ClientID:     repl.ReplaceAll(o.ClientID, ""),
 		ClientSecret: repl.ReplaceAll(o.ClientSecret, ""),
-		RedirectURL:  urls["obf redirect_uri"],
-		AuthorizeURL: urls["obf authorize_url"],
-		TokenURL:     urls["obf oauth_url"],
-		APIURL:       urls["obf api_url"],
+		RedirectURL:  urls[0],
+		AuthorizeURL: urls[1],
+		TokenURL:     urls[2],
+		APIURL:       urls[3],
 		Scopes:       o.Scopes,
 		Storage:      store,
 		Sealer:       sealer,
@@ -197,28 +195,17 @@ func (h *Handler) checkOBFConfig(sdk join.SDK) error {
 	if o.ClientID == "" || o.ClientSecret == "" || o.RedirectURI == "" {
 		return errors.New("obf needs client_id, client_secret and redirect_uri of a Zoom user OAuth app")
 	}
-	for _, u := range []struct{ option, raw, example string }{
-		{"obf redirect_uri", o.RedirectURI, "https://app.example.com/zoom/connect/callback"},
-		{"obf authorize_url", o.AuthorizeURL, "https://zoom.us/oauth/authorize"},
-		{"obf oauth_url", o.OAuthURL, "https://zoom.us/oauth/token"},
-		{"obf api_url", o.APIURL, "https://api.zoom.us/v2"},
-	} {
-		if err := checkServiceURL(u.option, u.raw, u.example); err != nil {
-			return err
-		}
+	if err := checkServiceURLs(o.serviceURLs()); err != nil {
+		return err
 	}
 	if o.When != "" && o.When != obfExternal && o.When != obfAlways && o.When != obfBackend {
 		return fmt.Errorf("obf when %q is not known; use external, always or backend", o.When)
 	}
-	if (o.When == obfExternal || o.When == "") && h.ZoomAPI == nil && h.Zak == nil && h.Mode != modeConnect {
+	if (o.When == obfExternal || o.When == "") && h.zoomApp() == nil && h.Mode != modeConnect {
 		return errors.New("obf when external needs zoom_api, the account's Server-to-Server app, to tell the account's meetings from others (or use when always, or when backend)")
 	}
-	for _, f := range []struct{ name, path string }{{"obf field", o.Field}, {"obf backend_field", o.BackendField}} {
-		if f.path != "" {
-			if err := joinconfig.CheckPath(f.path); err != nil {
-				return fmt.Errorf("%s: %w", f.name, err)
-			}
-		}
+	if err := checkPaths([]struct{ name, path string }{{"obf field", o.Field}, {"obf backend_field", o.BackendField}}); err != nil {
+		return err
 	}
 	for _, u := range []struct{ name, v string }{{"obf connect_url", o.ConnectURL}, {"obf done_url", o.DoneURL}} {
 		if u.v != "" && !strings.HasPrefix(u.v, "/") && checkServiceURL(u.name, u.v, "https://app.example.com/") != nil {

@@ -132,23 +132,17 @@ func (h *Handler) provisionZoom(ctx caddy.Context) ([]join.CredentialSource, err
 		defaultString(&r.TokenField, "tk")
 		defaultString(&r.EmailField, "userEmail")
 	}
-	app := h.ZoomAPI
-	if app == nil && h.Zak != nil {
-		z := h.Zak
-		app = &ZoomAPIConfig{AccountID: z.AccountID, ClientID: z.ClientID, ClientSecret: z.ClientSecret, OAuthURL: z.OAuthURL, APIURL: z.APIURL}
-	}
+	app := h.zoomApp()
 	if app == nil {
 		return nil, nil
 	}
 	warnLiteralSecret(h.logger, "zoom_api client_secret", app.ClientSecret)
 	repl := caddy.NewReplacer()
-	oauthURL, apiURL := repl.ReplaceAll(app.OAuthURL, ""), repl.ReplaceAll(app.APIURL, "")
-	if err := checkServiceURL("zoom_api oauth_url", oauthURL, "https://zoom.us/oauth/token"); err != nil {
+	urls, err := resolveServiceURLs(repl, app.serviceURLs("zoom_api"))
+	if err != nil {
 		return nil, err
 	}
-	if err := checkServiceURL("zoom_api api_url", apiURL, "https://api.zoom.us/v2"); err != nil {
-		return nil, err
-	}
+	oauthURL, apiURL := urls[0], urls[1]
 	cache, err := h.stateCache(ctx)
 	if err != nil {
 		return nil, err
@@ -208,6 +202,9 @@ func (h *Handler) stateCache(ctx caddy.Context) (state.Cache, error) {
 // first sealing and all opening.
 func (h *Handler) sealer() (*state.Sealer, error) {
 	repl := caddy.NewReplacer()
+	if len(h.SealKeys) == 0 {
+		return nil, errors.New("seal_keys is not set: what the module keeps in Caddy's storage (grants, lookups, registrant tokens) is sealed with it; set seal_keys {env.ZOOM_GRANT_KEY}")
+	}
 	keys := make([][]byte, 0, len(h.SealKeys))
 	for i, k := range h.SealKeys {
 		warnLiteralSecret(h.logger, "seal_keys", k)
@@ -227,6 +224,59 @@ func (h *Handler) sealer() (*state.Sealer, error) {
 	return state.NewSealer(keys...)
 }
 
+// zoomApp is the Server-to-Server app the handler names: its zoom_api
+// block, or the credentials written into its zak block; nil for none.
+func (h *Handler) zoomApp() *ZoomAPIConfig {
+	if h.ZoomAPI != nil {
+		return h.ZoomAPI
+	}
+	if z := h.Zak; z != nil && z.namesApp() {
+		return &ZoomAPIConfig{AccountID: z.AccountID, ClientID: z.ClientID, ClientSecret: z.ClientSecret, OAuthURL: z.OAuthURL, APIURL: z.APIURL}
+	}
+	return nil
+}
+
+// namesApp says whether the zak block names a Server-to-Server app itself.
+func (z *ZAKConfig) namesApp() bool {
+	return z.AccountID != "" || z.ClientID != "" || z.ClientSecret != "" || z.OAuthURL != "" || z.APIURL != ""
+}
+
+// serviceURLs are the app's URLs, for checkServiceURL.
+func (a *ZoomAPIConfig) serviceURLs(block string) []serviceURL {
+	return []serviceURL{
+		{block + " oauth_url", a.OAuthURL, "https://zoom.us/oauth/token"},
+		{block + " api_url", a.APIURL, "https://api.zoom.us/v2"},
+	}
+}
+
+// serviceURL is a URL option of an outside service, with an example for
+// its error.
+type serviceURL struct{ option, raw, example string }
+
+// checkServiceURLs checks URLs as written (placeholders pass, to be
+// checked once resolved).
+func checkServiceURLs(urls []serviceURL) error {
+	for _, u := range urls {
+		if err := checkServiceURL(u.option, u.raw, u.example); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolveServiceURLs resolves the placeholders of URLs and checks the
+// results, in order.
+func resolveServiceURLs(repl *caddy.Replacer, urls []serviceURL) ([]string, error) {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = repl.ReplaceAll(u.raw, "")
+		if err := checkServiceURL(u.option, out[i], u.example); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // checkZoomConfig checks the Zoom API options: one app, named once, and
 // the steps that need it.
 func (h *Handler) checkZoomConfig(sdk join.SDK) error {
@@ -235,7 +285,7 @@ func (h *Handler) checkZoomConfig(sdk join.SDK) error {
 		if sdk == join.Video {
 			return errors.New("zak is for the Meeting SDK; the Video SDK has no host start token")
 		}
-		named := z.AccountID != "" || z.ClientID != "" || z.ClientSecret != "" || z.OAuthURL != "" || z.APIURL != ""
+		named := z.namesApp()
 		switch {
 		case named && app != nil:
 			return errors.New("zak names a Server-to-Server app and so does zoom_api; name it once, in zoom_api, and leave account_id, client_id, client_secret, oauth_url and api_url out of zak")
@@ -245,10 +295,7 @@ func (h *Handler) checkZoomConfig(sdk join.SDK) error {
 			if z.AccountID == "" || z.ClientID == "" || z.ClientSecret == "" {
 				return errors.New("zak needs account_id, client_id and client_secret of a Server-to-Server OAuth app")
 			}
-			if err := checkServiceURL("zak oauth_url", z.OAuthURL, "https://zoom.us/oauth/token"); err != nil {
-				return err
-			}
-			if err := checkServiceURL("zak api_url", z.APIURL, "https://api.zoom.us/v2"); err != nil {
+			if err := checkServiceURLs(h.zoomApp().serviceURLs("zak")); err != nil {
 				return err
 			}
 		}
@@ -262,10 +309,7 @@ func (h *Handler) checkZoomConfig(sdk join.SDK) error {
 		if app.AccountID == "" || app.ClientID == "" || app.ClientSecret == "" {
 			return errors.New("zoom_api needs account_id, client_id and client_secret of a Server-to-Server OAuth app")
 		}
-		if err := checkServiceURL("zoom_api oauth_url", app.OAuthURL, "https://zoom.us/oauth/token"); err != nil {
-			return err
-		}
-		if err := checkServiceURL("zoom_api api_url", app.APIURL, "https://api.zoom.us/v2"); err != nil {
+		if err := checkServiceURLs(app.serviceURLs("zoom_api")); err != nil {
 			return err
 		}
 		if app.LookupTTL < 0 {
@@ -283,34 +327,37 @@ func (h *Handler) checkZoomConfig(sdk join.SDK) error {
 		case !step.set:
 		case sdk == join.Video:
 			return errors.New(step.name + " is for the Meeting SDK; Video SDK sessions have no Zoom meeting to look up")
-		case app == nil:
+		case h.zoomApp() == nil:
 			return errors.New(step.name + " needs zoom_api, the account's Server-to-Server OAuth app, to look the meeting up")
 		}
 	}
 	if h.JoinURLField != "" && sdk == join.Video {
 		return errors.New("join_url_field is for the Meeting SDK; Video SDK sessions have no invite link")
 	}
-	for _, f := range []struct{ name, path string }{{"passcode_field", h.PasscodeField}, {"join_url_field", h.JoinURLField}} {
+	paths := []struct{ name, path string }{{"passcode_field", h.PasscodeField}, {"join_url_field", h.JoinURLField}}
+	if r := h.Registrant; r != nil {
+		paths = append(paths, struct{ name, path string }{"registrant tk_field", r.TokenField}, struct{ name, path string }{"registrant email_field", r.EmailField})
+		if r.Email != "" && !strings.Contains(r.Email, "{") {
+			return fmt.Errorf("registrant email %q is not a placeholder; each user registers with their own, e.g. {http.zoom_signature.user.email}", r.Email)
+		}
+	}
+	if err := checkPaths(paths); err != nil {
+		return err
+	}
+	if len(h.SealKeys) > 8 {
+		return errors.New("seal_keys takes at most 8 keys")
+	}
+	return nil
+}
+
+// checkPaths checks the JSON paths of options that are set.
+func checkPaths(paths []struct{ name, path string }) error {
+	for _, f := range paths {
 		if f.path != "" {
 			if err := joinconfig.CheckPath(f.path); err != nil {
 				return fmt.Errorf("%s: %w", f.name, err)
 			}
 		}
-	}
-	if r := h.Registrant; r != nil {
-		for _, f := range []struct{ name, path string }{{"registrant tk_field", r.TokenField}, {"registrant email_field", r.EmailField}} {
-			if f.path != "" {
-				if err := joinconfig.CheckPath(f.path); err != nil {
-					return fmt.Errorf("%s: %w", f.name, err)
-				}
-			}
-		}
-		if r.Email != "" && !strings.Contains(r.Email, "{") {
-			return fmt.Errorf("registrant email %q is not a placeholder; each user registers with their own, e.g. {http.zoom_signature.user.email}", r.Email)
-		}
-	}
-	if len(h.SealKeys) > 0 && (len(h.SealKeys) > 8) {
-		return errors.New("seal_keys takes at most 8 keys")
 	}
 	return nil
 }
