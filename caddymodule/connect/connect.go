@@ -30,13 +30,10 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
-// Defaults: Zoom's endpoints and the scopes an OBF join needs.
-const (
-	DefaultAuthorizeURL = "https://zoom.us/oauth/authorize"
-	DefaultTokenURL     = "https://zoom.us/oauth/token"
-	DefaultRevokeURL    = "https://zoom.us/oauth/revoke"
-	DefaultAPIURL       = "https://api.zoom.us/v2"
-)
+// DefaultAuthorizeURL is Zoom's authorize page; the token endpoint and
+// the API are zoomapi's defaults, and revocation is /revoke beside the
+// token endpoint.
+const DefaultAuthorizeURL = "https://zoom.us/oauth/authorize"
 
 // DefaultScopes are asked for and required: OBF tokens and /users/me.
 var DefaultScopes = []string{"user:read:token", "user:read:user"}
@@ -102,13 +99,13 @@ func New(c Config) (*Manager, error) {
 		c.AuthorizeURL = DefaultAuthorizeURL
 	}
 	if c.TokenURL == "" {
-		c.TokenURL = DefaultTokenURL
+		c.TokenURL = zoomapi.DefaultOAuthURL
 	}
 	if c.RevokeURL == "" {
 		c.RevokeURL = strings.TrimSuffix(c.TokenURL, "/token") + "/revoke"
 	}
 	if c.APIURL == "" {
-		c.APIURL = DefaultAPIURL
+		c.APIURL = zoomapi.DefaultAPIURL
 	}
 	if len(c.Scopes) == 0 {
 		c.Scopes = DefaultScopes

@@ -142,9 +142,10 @@ func (m *Manager) Finish(ctx context.Context, siteUser, cookie string, q url.Val
 		return Grant{}, perr
 	}
 	if me.Status != "active" {
+		// Zoom's word for the status is not repeated: it is Zoom's text.
 		m.revokeToken(tok.RefreshToken)
 		return Grant{}, problem.New(problem.Client, CodeUserInactive, "code",
-			"the Zoom user is not active (status "+strconv.Quote(short(me.Status))+"); activate the account at Zoom, or connect another")
+			"the Zoom user is not active (deactivated or pending); activate the account at Zoom, or connect another")
 	}
 	now := m.cfg.Now()
 	g := Grant{SiteUser: siteUser, ZoomUserID: me.ID, ZoomEmail: me.Email, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
@@ -239,7 +240,7 @@ func (m *Manager) revokeToken(tok string) {
 	req.SetBasicAuth(url.QueryEscape(m.cfg.ClientID), url.QueryEscape(m.cfg.ClientSecret))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := m.cfg.HTTPClient.Do(req)
-	m.hook("revoke", resp, err)
+	zoomapi.Report(m.cfg.OnFetch, "revoke", resp, err)
 	if err == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
@@ -260,11 +261,4 @@ func oauthErrorName(e string) string {
 		return e
 	}
 	return "an error"
-}
-
-func short(s string) string {
-	if len(s) > 32 {
-		return s[:32]
-	}
-	return s
 }

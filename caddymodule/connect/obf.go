@@ -3,8 +3,6 @@ package connect
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -138,31 +136,5 @@ func obfRateLimited(d time.Duration) *problem.Error {
 
 // get calls Zoom's API with a user's access token.
 func (m *Manager) get(ctx context.Context, kind, access, path string) (int, []byte, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.cfg.APIURL+path, nil)
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+access)
-	req.Header.Set("Accept", "application/json")
-	resp, err := m.cfg.HTTPClient.Do(req)
-	m.hook(kind, resp, err)
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	return resp.StatusCode, body, zoomapi.RetryAfter(resp.Header, m.cfg.Now()), nil
-}
-
-func (m *Manager) hook(kind string, resp *http.Response, err error) {
-	if m.cfg.OnFetch == nil {
-		return
-	}
-	if err == nil && resp.StatusCode/100 != 2 {
-		err = fmt.Errorf("status %d", resp.StatusCode)
-	}
-	m.cfg.OnFetch(kind, err)
+	return zoomapi.Call(ctx, m.cfg.HTTPClient, m.cfg.OnFetch, kind, http.MethodGet, m.cfg.APIURL+path, access, nil, m.cfg.Now)
 }

@@ -1,12 +1,16 @@
 package zoomapi
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -56,6 +60,49 @@ func OAuthCause(err error) string {
 
 var oauthErrorCodes = []string{"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}
 
+// Call sends one request to Zoom's REST API with a bearer token, and
+// returns the answer's status, its body (at most 64 KiB) and how long Zoom
+// asks to wait (RetryAfter at now()). hook, when set, is told of the call
+// as kind. An error means no answer was had.
+func Call(ctx context.Context, hc *http.Client, hook func(kind string, err error), kind, method, url, bearer string, body []byte, now func() time.Time) (int, []byte, time.Duration, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	Report(hook, kind, resp, err)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	return resp.StatusCode, answer, RetryAfter(resp.Header, now()), nil
+}
+
+// Report tells hook (when set) of one call: an error for a failure or a
+// non-2xx answer. It never sees the request or the body.
+func Report(hook func(kind string, err error), kind string, resp *http.Response, err error) {
+	if hook == nil {
+		return
+	}
+	if err == nil && resp.StatusCode/100 != 2 {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	hook(kind, err)
+}
+
 // HookTransport is c's transport, telling hook (when not nil) of every
 // call as kind, with an error for a failure or a non-2xx answer: the
 // metrics of OAuth calls, which oauth2 makes out of sight.
@@ -75,12 +122,6 @@ type hookTransport struct {
 
 func (t hookTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
-	if t.hook != nil {
-		ferr := err
-		if err == nil && resp.StatusCode/100 != 2 {
-			ferr = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		t.hook(t.kind, ferr)
-	}
+	Report(t.hook, t.kind, resp, err)
 	return resp, err
 }

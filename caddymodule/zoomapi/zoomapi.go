@@ -14,12 +14,10 @@
 package zoomapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -231,36 +229,7 @@ func (c *Client) call(ctx context.Context, kind, method, path string, reqBody []
 }
 
 func (c *Client) send(ctx context.Context, kind, access, method, path string, reqBody []byte) (int, []byte, time.Duration, error) {
-	var rd io.Reader
-	if reqBody != nil {
-		rd = bytes.NewReader(reqBody)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.cfg.APIURL+path, rd)
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+access)
-	req.Header.Set("Accept", "application/json")
-	if reqBody != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if c.cfg.OnFetch != nil {
-		ferr := err
-		if err == nil && resp.StatusCode/100 != 2 {
-			ferr = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		c.cfg.OnFetch(kind, ferr)
-	}
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	return resp.StatusCode, body, RetryAfter(resp.Header, c.cfg.Now()), nil
+	return Call(ctx, c.cfg.HTTPClient, c.cfg.OnFetch, kind, method, c.cfg.APIURL+path, access, reqBody, c.cfg.Now)
 }
 
 // MaxHold caps how long a rate-limited key is held: Zoom's daily limits
