@@ -89,27 +89,9 @@ func (meetingFormat) SDK() SDK { return Meeting }
 func (meetingFormat) KeyFields() (string, string) { return "sdkKey", "sdkKey" }
 
 func (meetingFormat) FromConfig(d *joinconfig.Doc, f Fields) (Ask, *problem.Error) {
-	// Only the paths that are configured are looked for: the scan stops
-	// once it has found them all.
-	var v [6]joinconfig.Value
-	var paths [6]string
-	n := 0
-	for _, p := range []string{f.MeetingNumber, f.Role, f.ZAK, f.JoinURL, f.Passcode, f.OBFFlag} {
-		if p != "" {
-			paths[n] = p
-			n++
-		}
-	}
-	d.Read(paths[:n], v[:n])
-	at := func(p string) joinconfig.Value {
-		for i := range n {
-			if p != "" && paths[i] == p {
-				return v[i]
-			}
-		}
-		return joinconfig.Value{}
-	}
-	mnField, roleField, zakField, link := at(f.MeetingNumber), at(f.Role), at(f.ZAK), at(f.JoinURL)
+	// Lookups in the Doc's index; a path that is not configured ("") reads
+	// as missing.
+	mnField, roleField, zakField, link := d.Get(f.MeetingNumber), d.Get(f.Role), d.Get(f.ZAK), d.Get(f.JoinURL)
 
 	var mn signature.MeetingNumber
 	var fromLink bool
@@ -134,14 +116,14 @@ func (meetingFormat) FromConfig(d *joinconfig.Doc, f Fields) (Ask, *problem.Erro
 	if perr != nil {
 		return Ask{}, perr
 	}
-	pass := at(f.Passcode)
+	pass := d.Get(f.Passcode)
 	a := Ask{
 		From:        FromBackend,
 		Meeting:     mn.Digits,
 		Role:        role,
 		HasZAK:      zakField.Kind == joinconfig.KindString && zakField.Str != "",
 		HasPasscode: pass.Kind == joinconfig.KindString && pass.Str != "",
-		WantsOBF:    at(f.OBFFlag).Kind == joinconfig.KindTrue,
+		WantsOBF:    d.Get(f.OBFFlag).Kind == joinconfig.KindTrue,
 		meeting:     signature.Meeting{MeetingNumber: mn, Role: role},
 	}
 	// The meeting number is written back normalised, in its own JSON type

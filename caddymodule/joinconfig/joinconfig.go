@@ -38,14 +38,6 @@ func (e Edit) JSON() []byte {
 	return e.Raw
 }
 
-// Check reports why doc cannot be a join config: it must be one JSON
-// object, nested at most jsondepth.Max levels. The module calls Parse,
-// which also indexes the document; Check is Parse without the index.
-func Check(doc []byte) error {
-	var d Doc
-	return Parse(doc, &d)
-}
-
 // Kind is a JSON value's type.
 type Kind uint8
 
@@ -78,26 +70,6 @@ func KindName(k Kind) string {
 
 // Exists reports whether the document has the value.
 func (v Value) Exists() bool { return v.Kind != KindMissing }
-
-// Get reads the value at path of doc, which must have passed Check.
-func Get(doc []byte, path string) Value {
-	var d Doc
-	if Parse(doc, &d) != nil {
-		return Value{}
-	}
-	return d.Get(path)
-}
-
-// Read fills out[i] with the value at paths[i] of doc, which must have
-// passed Check.
-func Read(doc []byte, paths []string, out []Value) {
-	var d Doc
-	if Parse(doc, &d) != nil {
-		clear(out)
-		return
-	}
-	d.Read(paths, out)
-}
 
 // value types the JSON text b of one valid value.
 func value(b []byte) Value {
@@ -212,135 +184,6 @@ func applySlow(doc []byte, edits []Edit) ([]byte, error) {
 		}
 	}
 	return doc, nil
-}
-
-// members walks the members of a JSON object, one next at a time (a value
-// type, not a callback, so that the walk on every signed response costs no
-// closure). Strings are skipped with IndexByte, so a long value costs a
-// memchr, not a parse, and nested values are skipped without being parsed.
-type members struct {
-	doc []byte
-	i   int
-}
-
-func newMembers(doc []byte) members { return members{doc: doc, i: bytes.IndexByte(doc, '{') + 1} }
-
-// next returns the next member's key (unescaped) and its value's bounds.
-func (m *members) next() (key []byte, at, end int, ok bool) {
-	doc, i := m.doc, m.i
-	if i <= 0 || i >= len(doc) {
-		return nil, 0, 0, false
-	}
-	i = skipSpace(doc, i)
-	if i >= len(doc) || doc[i] != '"' {
-		return nil, 0, 0, false // '}' or the end
-	}
-	kEnd := skipString(doc, i)
-	key = doc[i+1 : kEnd-1]
-	if bytes.IndexByte(key, '\\') >= 0 {
-		// JSON.parse reads "sig\u006eature" as signature.
-		key = []byte(gjson.ParseBytes(doc[i:kEnd]).Str)
-	}
-	i = skipSpace(doc, kEnd)
-	at = skipSpace(doc, i+1) // past the colon
-	end = skipValue(doc, at)
-	i = skipSpace(doc, end)
-	if i < len(doc) && doc[i] == ',' {
-		i++
-	}
-	m.i = i
-	return key, at, end, true
-}
-
-// Duplicated returns the first of paths whose last key appears more than
-// once in doc, which must have passed Check, as Doc.Duplicated.
-func Duplicated(doc []byte, paths []string) string {
-	var d Doc
-	if Parse(doc, &d) != nil {
-		return ""
-	}
-	return d.Duplicated(paths)
-}
-
-// duplicatedIn returns the first of at most 16 keys that the object obj
-// holds more than once.
-func duplicatedIn(obj []byte, keys []string) string {
-	if len(keys) == 0 {
-		return ""
-	}
-	var seen [16]bool
-	for m := newMembers(obj); ; {
-		k, _, _, ok := m.next()
-		if !ok {
-			return ""
-		}
-		for j, want := range keys {
-			if string(k) == want {
-				if seen[j] {
-					return want
-				}
-				seen[j] = true
-			}
-		}
-	}
-}
-
-func skipSpace(doc []byte, i int) int {
-	for i < len(doc) && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\n' || doc[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the string starting at doc[i].
-func skipString(doc []byte, i int) int {
-	i++
-	for {
-		q := bytes.IndexByte(doc[i:], '"')
-		if q < 0 {
-			return len(doc)
-		}
-		i += q
-		bs := 0
-		for k := i - 1; k >= 0 && doc[k] == '\\'; k-- {
-			bs++
-		}
-		i++
-		if bs%2 == 0 {
-			return i
-		}
-	}
-}
-
-// skipValue returns the index just past the value starting at doc[i].
-func skipValue(doc []byte, i int) int {
-	depth := 0
-	for i < len(doc) {
-		switch c := doc[i]; c {
-		case '"':
-			i = skipString(doc, i)
-			if depth == 0 {
-				return i
-			}
-			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return i
-			}
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-		case ',', ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return i
-			}
-		}
-		i++
-	}
-	return i
 }
 
 // splice replaces doc[at:end] with the edit's value, as the value of key

@@ -329,8 +329,11 @@ func (d *Doc) lookup(key string) (member, bool) {
 	return member{}, false
 }
 
-// Get reads the value at path.
+// Get reads the value at path; "" reads as missing.
 func (d *Doc) Get(path string) Value {
+	if path == "" {
+		return Value{}
+	}
 	if strings.IndexByte(path, '.') >= 0 {
 		if r := gjson.GetBytes(d.Raw, path); r.Exists() {
 			return value([]byte(r.Raw))
@@ -355,25 +358,33 @@ func (d *Doc) Read(paths []string, out []Value) {
 // once in its object, or "". JSON.parse keeps the last of duplicate keys
 // and this package reads and replaces the first, so the module refuses
 // such documents rather than sign one value and hand the page another.
-// Top-level keys are counted in the index; a dotted path costs a lookup of
-// its parent.
+// Top-level keys are counted in the index; a dotted path costs a lookup
+// and a scan of its parent.
 func (d *Doc) Duplicated(paths []string) string {
 	for _, p := range paths {
 		i := strings.LastIndexByte(p, '.')
 		if i < 0 {
-			n := 0
-			for _, m := range d.members {
-				if m.key == p {
-					if n++; n > 1 {
-						return p
-					}
-				}
+			if d.count(p) > 1 {
+				return p
 			}
 			continue
 		}
-		if r := gjson.GetBytes(d.Raw, p[:i]); r.IsObject() && duplicatedIn([]byte(r.Raw), []string{p[i+1:]}) != "" {
+		// The parent object, indexed by the same scanner.
+		var parent Doc
+		if r := gjson.GetBytes(d.Raw, p[:i]); r.IsObject() && Parse([]byte(r.Raw), &parent) == nil && parent.count(p[i+1:]) > 1 {
 			return p
 		}
 	}
 	return ""
+}
+
+// count is how many top-level members are named key.
+func (d *Doc) count(key string) int {
+	n := 0
+	for _, m := range d.members {
+		if m.key == key {
+			n++
+		}
+	}
+	return n
 }
