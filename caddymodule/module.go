@@ -27,6 +27,7 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
@@ -287,6 +288,7 @@ type Handler struct {
 	sessions *session.Verifier
 	zoom     *zoomapi.Client
 	connect  *connect.Manager
+	seal     *state.Sealer
 	zakField string
 	backdate time.Duration
 	// Where the SDK key goes in a join config (inject), and the member

@@ -198,9 +198,13 @@ func (h *Handler) stateCache(ctx caddy.Context) (state.Cache, error) {
 	return state.NewShared(ctx.Storage(), sealer, "zoom_signature/state", nil), nil
 }
 
-// sealer builds the key ring from seal_keys: base64 of 32 bytes each, the
-// first sealing and all opening.
+// sealer is the key ring from seal_keys (base64 of 32 bytes each, the
+// first sealing and all opening), built once per Provision: the Zoom
+// client's cache and the grants share it, and its warnings are logged once.
 func (h *Handler) sealer() (*state.Sealer, error) {
+	if h.seal != nil {
+		return h.seal, nil
+	}
 	repl := caddy.NewReplacer()
 	if len(h.SealKeys) == 0 {
 		return nil, errors.New("seal_keys is not set: what the module keeps in Caddy's storage (grants, lookups, registrant tokens) is sealed with it; set seal_keys {env.ZOOM_GRANT_KEY}")
@@ -221,7 +225,9 @@ func (h *Handler) sealer() (*state.Sealer, error) {
 		}
 		keys = append(keys, b)
 	}
-	return state.NewSealer(keys...)
+	var err error
+	h.seal, err = state.NewSealer(keys...)
+	return h.seal, err
 }
 
 // zoomApp is the Server-to-Server app the handler names: its zoom_api
