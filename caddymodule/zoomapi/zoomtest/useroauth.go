@@ -147,17 +147,8 @@ func (s *Server) OBFTokens() []string {
 	return out
 }
 
-// UserSecrets are every user access, refresh and OBF token issued, and the
-// app's client secret, for leak scans.
-func (s *Server) UserSecrets() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := append([]string{s.App.ClientSecret}, s.userIssued...)
-	for t := range s.obf {
-		out = append(out, t)
-	}
-	return out
-}
+// UserSecrets are UserTokens and OBFTokens, for leak scans.
+func (s *Server) UserSecrets() []string { return append(s.UserTokens(), s.OBFTokens()...) }
 
 // Revocations counts the tokens revoked at /oauth/revoke.
 func (s *Server) Revocations() int { s.mu.Lock(); defer s.mu.Unlock(); return s.revoked }
