@@ -3,13 +3,11 @@ package zoomapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
-	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 )
 
 // MeetingInfo is what Zoom's API says of a meeting number, looked up with
@@ -59,15 +57,8 @@ func (c *Client) Meeting(ctx context.Context, digits string) (MeetingInfo, *prob
 		b, err := json.Marshal(info)
 		return b, c.cfg.MeetingTTL, err
 	})
-	var held *state.HeldError
-	switch {
-	case errors.As(err, &held):
-		return MeetingInfo{}, meetingRateLimited(held.Until.Sub(c.cfg.Now()))
-	case err != nil:
-		if pe := problem.As(err); pe != nil {
-			return MeetingInfo{}, pe
-		}
-		return MeetingInfo{}, zoomError(CodeAPI, "the meeting could not be looked up; try again shortly")
+	if perr := c.kept(err, meetingRateLimited, "the meeting could not be looked up; try again shortly"); perr != nil {
+		return MeetingInfo{}, perr
 	}
 	var info MeetingInfo
 	if json.Unmarshal(v, &info) != nil {

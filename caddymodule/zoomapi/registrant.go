@@ -3,14 +3,12 @@ package zoomapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
-	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 )
 
 // Registrant is who registers for a meeting: the signed-in site user.
@@ -42,15 +40,8 @@ func (c *Client) Register(ctx context.Context, digits string, info MeetingInfo, 
 		}
 		return []byte(tk), c.registrantTTL(info), nil
 	})
-	var held *state.HeldError
-	switch {
-	case errors.As(err, &held):
-		return "", registrantRateLimited(held.Until.Sub(c.cfg.Now()))
-	case err != nil:
-		if pe := problem.As(err); pe != nil {
-			return "", pe
-		}
-		return "", zoomError(CodeAPI, "the registration could not be made; try again shortly")
+	if perr := c.kept(err, registrantRateLimited, "the registration could not be made; try again shortly"); perr != nil {
+		return "", perr
 	}
 	return string(v), nil
 }

@@ -139,6 +139,22 @@ func New(c Config) (*Client, error) {
 	return cl, nil
 }
 
+// kept turns what the cache's Load answered into a refusal: a hold is
+// Zoom's rate limit (limited, with the time left), a refusal from the
+// fetch stands, and anything else (the storage) is failed, in our words.
+func (c *Client) kept(err error, limited func(time.Duration) *problem.Error, failed string) *problem.Error {
+	var held *state.HeldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &held):
+		return limited(held.Until.Sub(c.cfg.Now()))
+	case problem.As(err) != nil:
+		return problem.As(err)
+	}
+	return zoomError(CodeAPI, failed)
+}
+
 func (c *Client) newTokenSource() oauth2.TokenSource {
 	// ReuseTokenSource serialises fetches behind a mutex: one OAuth call at
 	// a time, however many requests need a token.
@@ -155,15 +171,8 @@ func (c *Client) ZAK(ctx context.Context, user string) (string, *problem.Error) 
 		}
 		return []byte(tok), c.cfg.ZAKLifetime - c.cfg.Margin, nil
 	})
-	var held *state.HeldError
-	switch {
-	case errors.As(err, &held):
-		return "", rateLimited(held.Until.Sub(c.cfg.Now()))
-	case err != nil:
-		if pe := problem.As(err); pe != nil {
-			return "", pe
-		}
-		return "", zoomError(CodeAPI, "the host's ZAK could not be fetched; try again shortly")
+	if perr := c.kept(err, rateLimited, "the host's ZAK could not be fetched; try again shortly"); perr != nil {
+		return "", perr
 	}
 	return string(v), nil
 }
