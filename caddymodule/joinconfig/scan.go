@@ -257,26 +257,37 @@ func special(w uint64) uint64 {
 func scanString(doc []byte, i int) (end int, esc bool, err error) {
 	i++
 	for {
-		for i+8 <= len(doc) {
-			m := special(binary.LittleEndian.Uint64(doc[i:]))
-			if m != 0 {
-				// The borrow of the subtractions cannot cross a lane that
-				// is not special, so the lowest mark is the first one.
-				i += bits.TrailingZeros64(m) / 8
-				break
+		if i+8 <= len(doc) {
+			w := binary.LittleEndian.Uint64(doc[i:])
+			q := w ^ (lanes01 * '"')
+			q = (q - lanes01) &^ q & lanes80
+			m := special(w)
+			if m == 0 {
+				i += 8
+				continue
 			}
-			i += 8
+			// The borrow of the subtractions cannot cross a lane that is
+			// not special, so the lowest mark is the first special byte,
+			// and the quote marks agree with it there: a closing quote is
+			// known without reading the byte again, which shortens the
+			// chain of dependent loads from one token to the next.
+			low := m & -m
+			i += bits.TrailingZeros64(m) / 8
+			if q&low != 0 {
+				return i + 1, esc, nil
+			}
+		} else {
+			for i < len(doc) && doc[i] >= 0x20 && doc[i] != '"' && doc[i] != '\\' {
+				i++
+			}
+			if i >= len(doc) {
+				return 0, false, errInvalid
+			}
+			if doc[i] == '"' {
+				return i + 1, esc, nil
+			}
 		}
-		for i < len(doc) && doc[i] >= 0x20 && doc[i] != '"' && doc[i] != '\\' {
-			i++
-		}
-		if i >= len(doc) {
-			return 0, false, errInvalid
-		}
-		switch c := doc[i]; {
-		case c == '"':
-			return i + 1, esc, nil
-		case c < 0x20:
+		if doc[i] < 0x20 {
 			return 0, false, errInvalid // a raw control character: JSON.parse refuses it
 		}
 		// A backslash.
