@@ -3,7 +3,6 @@ package joinconfig
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math/bits"
 	"strings"
 	"unsafe"
@@ -18,7 +17,8 @@ import (
 // with the bounds of each top-level member. Reads, the duplicate check and
 // the edits then look keys up in the index instead of walking the
 // document again: for a 64 KiB config with a participants array, the walks
-// were most of the module's time. A Doc may be reused; Parse resets it.
+// were most of the module's time. Endpoint mode's request bodies are read
+// through it too (package signature). A Doc may be reused; Parse resets it.
 type Doc struct {
 	Raw     []byte
 	members []member
@@ -32,6 +32,14 @@ type member struct {
 }
 
 var errInvalid = errors.New("the body is not valid JSON")
+
+// NotObjectError is Parse's answer for a valid document that is not an
+// object; Kind says what it is.
+type NotObjectError struct{ Kind Kind }
+
+func (e *NotObjectError) Error() string {
+	return "the body is " + KindName(e.Kind) + ", not an object"
+}
 
 // Parse checks doc and indexes its top-level members into d.
 func Parse(doc []byte, d *Doc) error {
@@ -48,7 +56,7 @@ func Parse(doc []byte, d *Doc) error {
 		if skipWS(doc, end) != len(doc) {
 			return errInvalid
 		}
-		return fmt.Errorf("the body is %s, not an object", KindName(value(doc[i:end]).Kind))
+		return &NotObjectError{Kind: value(doc[i:end]).Kind}
 	}
 	i = skipWS(doc, i+1)
 	if i < len(doc) && doc[i] == '}' {
@@ -93,6 +101,13 @@ func Parse(doc []byte, d *Doc) error {
 		}
 		return errInvalid
 	}
+}
+
+// Release drops d's references to its document, so that a pooled Doc
+// does not keep a large body alive.
+func (d *Doc) Release() {
+	clear(d.arr[:])
+	d.Raw, d.members = nil, nil
 }
 
 // unsafeString views b as a string without a copy; b must not change
@@ -387,6 +402,18 @@ func (d *Doc) Duplicated(paths []string) string {
 		}
 	}
 	return ""
+}
+
+// Last returns the JSON text of the last top-level member named key, or
+// nil: JSON.parse keeps the last of duplicate keys, as a request body's
+// reader must.
+func (d *Doc) Last(key string) []byte {
+	for i := len(d.members) - 1; i >= 0; i-- {
+		if m := d.members[i]; m.key == key {
+			return d.Raw[m.at:m.end]
+		}
+	}
+	return nil
 }
 
 // count is how many top-level members are named key.

@@ -1,14 +1,18 @@
 package signature
 
 import (
+	"errors"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsondepth"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 )
 
@@ -163,52 +167,61 @@ func RoleFrom(raw []byte) (int, error) {
 // parseObject reads the named top-level fields of a JSON object body the way
 // body-parser and JSON.parse do: an empty body is {}, a top-level array is
 // spread into an object, and the last of duplicate keys wins.
+// docPool keeps the index of a body's members (a Doc escapes, and holds
+// room for 16 members).
+var docPool = sync.Pool{New: func() any { return new(joinconfig.Doc) }}
+
 func parseObject(body []byte, names ...string) ([]gjson.Result, error) {
 	out := make([]gjson.Result, len(names))
 	body = asBodyParser(body)
 	if len(body) == 0 {
 		return out, nil // body-parser reads an empty body as {}
 	}
-	if jsondepth.Check(body, jsondepth.Max) != nil {
-		return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body nests deeper than " + strconv.Itoa(jsondepth.Max) + " levels; send a flat JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
-	}
-	if !gjson.ValidBytes(body) {
-		return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body is not valid JSON; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
-	}
-	root := gjson.ParseBytes(body)
-	switch {
-	case root.IsArray():
-		return out, nil // its keys are indexes, which name no field
-	case !root.IsObject():
-		return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body is " + typeName(root) + ", not an object; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
-	}
-	root.ForEach(func(k, v gjson.Result) bool {
-		for i, n := range names {
-			if k.Str == n {
-				out[i] = v
-			}
+	// One pass validates, bounds the nesting and indexes the top-level
+	// members, so a body near max_body is read once, not four times.
+	doc := docPool.Get().(*joinconfig.Doc)
+	defer func() { doc.Release(); docPool.Put(doc) }()
+	if err := joinconfig.Parse(body, doc); err != nil {
+		var deep *jsondepth.Error
+		var other *joinconfig.NotObjectError
+		switch {
+		case errors.As(err, &deep):
+			return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body nests deeper than " + strconv.Itoa(jsondepth.Max) + " levels; send a flat JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
+		case !errors.As(err, &other):
+			return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body is not valid JSON; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
+		case other.Kind == joinconfig.KindArray:
+			return out, nil // its keys are indexes, which name no field
 		}
-		return true
-	})
+		return nil, fail(problem.Problem{Code: CodeInvalidBody, Property: "body", Reason: "The request body is " + joinconfig.KindName(other.Kind) + ", not an object; send a JSON object such as {\"meetingNumber\":\"85746065432\",\"role\":0}"})
+	}
+	// The fields outlive the body's buffer (it is reused for the answer),
+	// so the values read are copied, together, into one string.
+	var at [16][2]int
+	found := at[:0]
+	size := 0
+	for i, n := range names {
+		// The last of duplicate keys wins, as in JSON.parse.
+		if raw := doc.Last(n); raw != nil {
+			found = append(found, [2]int{i, size})
+			size += len(raw)
+		}
+	}
+	if len(found) == 0 {
+		return out, nil
+	}
+	copied := make([]byte, 0, size)
+	for _, f := range found {
+		copied = append(copied, doc.Last(names[f[0]])...)
+	}
+	text := unsafe.String(unsafe.SliceData(copied), len(copied))
+	for k, f := range found {
+		end := size
+		if k+1 < len(found) {
+			end = found[k+1][1]
+		}
+		out[f[0]] = gjson.Parse(text[f[1]:end])
+	}
 	return out, nil
-}
-
-// typeName names a JSON value's type for messages ("a string", "null").
-func typeName(r gjson.Result) string {
-	switch r.Type {
-	case gjson.Null:
-		return "null"
-	case gjson.True, gjson.False:
-		return r.Raw
-	case gjson.Number:
-		return "a number"
-	case gjson.String:
-		return "a string"
-	}
-	if r.IsArray() {
-		return "a JSON array"
-	}
-	return "a JSON object"
 }
 
 // number applies the sample's coercion: strings go through parseInt, other
