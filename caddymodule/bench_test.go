@@ -272,3 +272,28 @@ func BenchmarkInjectHandlerSize(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEndpointHandlerSize is endpoint mode for request bodies of
+// 16 KiB to 1 MiB (a valid request padded with a participants array),
+// so that the cost per KiB of a body near max_body shows.
+func BenchmarkEndpointHandlerSize(b *testing.B) {
+	for _, kib := range []int{16, 64, 256, 1024} {
+		body := participants(kib << 10)
+		b.Run(fmt.Sprintf("%dKiB", kib), func(b *testing.B) {
+			h := provisioned(b, &Handler{Mode: modeEndpoint, Meetings: []string{"any"}, MaxBody: 2 << 20})
+			r := newRequest("POST", "/signature", "alice", body)
+			rd := bytes.NewReader(body)
+			w := &sinkWriter{hdr: http.Header{}}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				clear(w.hdr)
+				rd.Reset(body)
+				r.Body = io.NopCloser(rd)
+				if err := h.ServeHTTP(w, r, nil); err != nil || w.status != 200 {
+					b.Fatal(err, w.status)
+				}
+			}
+		})
+	}
+}

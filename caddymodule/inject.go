@@ -68,7 +68,7 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	}
 
 	doc := docPool.Get().(*joinconfig.Doc)
-	defer docPool.Put(doc)
+	defer func() { doc.Release(); docPool.Put(doc) }()
 	ask, err := h.readAsk(rec.Header(), buf.Bytes(), doc)
 	if err != nil {
 		return h.writeRefusal(w, r, p, err)
@@ -310,8 +310,14 @@ func (rr *recorder) WriteHeader(status int) {
 		return
 	}
 	rr.state = buffering
-	if n, err := strconv.ParseInt(rr.Header().Get("Content-Length"), 10, 64); err == nil && n > rr.maxBody {
-		rr.state = tooLarge
+	if n, err := strconv.ParseInt(rr.Header().Get("Content-Length"), 10, 64); err == nil {
+		if n > rr.maxBody {
+			rr.state = tooLarge
+			return
+		}
+		// One allocation of the announced size instead of doubling up to
+		// it; a lie costs at most max_body, as a true length would.
+		rr.buf.Grow(int(n))
 	}
 }
 
