@@ -251,10 +251,16 @@ func varies(values []string, name string) bool {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// putBuf returns buf to the pool unless it grew large, so that one big
-// response does not pin its memory for ever.
+// putBuf returns buf to the pool unless it grew past poolMax. A pool lets
+// go of what two garbage collections saw unused, so a buffer the size of a
+// large join config (up to max_body 1MiB, twice: the recorder's and the
+// output) is kept while such responses keep coming, instead of allocated,
+// zeroed and collected for each; one grown by a body near a raised
+// max_body is dropped.
+const poolMax = 2 << 20
+
 func putBuf(buf *bytes.Buffer) {
-	if buf.Cap() <= 256<<10 {
+	if buf.Cap() <= poolMax {
 		bufPool.Put(buf)
 	}
 }
