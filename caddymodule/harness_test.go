@@ -364,6 +364,12 @@ type backend struct {
 
 const joinConfig = `{"meetingNumber": "857 4606 5432", "role": 0, "passWord": "pw", "userName": "Alice <a&b>", "leaveUrl": "/bye"}`
 
+// largeJoinConfig is over 8 KiB, so the module writes it span by span:
+// the meeting number to normalise stands between two stretches of a
+// participants array.
+var largeJoinConfig = `{"participants":[` + strings.Repeat(`{"id":"u1","name":"User \u00e9","tags":["a"]},`, 400) +
+	`{}],"meetingNumber": "857 4606 5432","more":[` + strings.Repeat(`1.5,`, 2000) + `0],"role": 0}`
+
 func newBackend(t *testing.T) *backend {
 	b := &backend{}
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -413,6 +419,8 @@ func newBackend(t *testing.T) *backend {
 		case "html":
 			h.Set("Content-Type", "text/html; charset=utf-8")
 			io.WriteString(w, `<html>{"meetingNumber":"85746065432"}</html>`)
+		case "large":
+			io.WriteString(w, largeJoinConfig)
 		case "big":
 			io.WriteString(w, `{"meetingNumber":"85746065432","role":0,"pad":"`+strings.Repeat("x", 70<<10)+`"}`)
 		case "big-chunked":

@@ -78,17 +78,19 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 		return h.writeRefusal(w, r, p, err)
 	}
 
-	out := bufPool.Get().(*bytes.Buffer)
-	out.Reset()
-	out.Grow(buf.Len() + 512) // room for the signature, so the pooled buffer is reused
-	defer putBuf(out)
-	var editsArr [12]joinconfig.Edit // on the stack: Apply keeps none
-	signed, aerr := doc.Apply(out.AvailableBuffer(), h.edits(editsArr[:0], r, repl, p, ask, res, doc)...)
-	if aerr != nil {
+	// The edits' text (signature, key, credentials) in a buffer of its
+	// own; the join config stays where the recorder put it.
+	added := bufPool.Get().(*bytes.Buffer)
+	added.Reset()
+	added.Grow(2 << 10)
+	defer putBuf(added)
+	var editsArr [12]joinconfig.Edit // on the stack: Splice keeps none
+	var signed joinconfig.Spliced
+	if aerr := doc.Splice(&signed, added.AvailableBuffer(), h.edits(editsArr[:0], r, repl, p, ask, res, doc)...); aerr != nil {
 		return h.writeRefusal(w, r, p, problem.New(problem.Backend, codeUpstreamInvalid, "body",
 			"the signature could not be written into the join config: "+aerr.Error()))
 	}
-	writeSigned(rec, signed)
+	writeSigned(rec, buf, &signed)
 	h.signed(repl, p, ask, res)
 	return nil
 }
@@ -193,16 +195,32 @@ func (h *Handler) edits(edits []joinconfig.Edit, r *http.Request, repl *caddy.Re
 // writeSigned fixes the headers for the new body and sends it. The
 // response is personal and freshly minted: no cache may keep it, and no
 // validator or range may refer to the backend's bytes.
-func writeSigned(rec *recorder, doc []byte) {
+//
+// A small join config goes out in one write, put together after the
+// backend's bytes in the recorder's buffer (buf, which is only ever
+// written, so growing it moves nothing the document's slice sees). A
+// large one is written span by span from where it stands: no second copy
+// of it is made, so a 1 MiB join config holds 1 MiB, not 2.
+func writeSigned(rec *recorder, buf *bytes.Buffer, signed *joinconfig.Spliced) {
 	hdr := rec.Header()
 	hdr.Del("Etag")
 	hdr.Del("Last-Modified")
 	hdr.Del("Accept-Ranges")
 	hdr.Del("Content-Encoding")
-	setNoStore(hdr, "", strconv.Itoa(len(doc)))
+	setNoStore(hdr, "", strconv.Itoa(signed.Len()))
 	rec.ResponseWriterWrapper.WriteHeader(rec.status)
-	_, _ = rec.ResponseWriterWrapper.Write(doc)
+	if signed.Len() > writeSpansAbove {
+		_, _ = signed.WriteTo(&rec.ResponseWriterWrapper) // a pointer: boxing the struct would allocate
+		return
+	}
+	buf.Grow(signed.Len())
+	_, _ = rec.ResponseWriterWrapper.Write(signed.AppendTo(buf.AvailableBuffer()))
 }
+
+// writeSpansAbove is where writing a join config span by span (a write
+// for each edit and each stretch between them) becomes cheaper than
+// copying it once: net/http copies writes below its 4 KiB buffer anyway.
+const writeSpansAbove = 8 << 10
 
 // setNoStore marks a response as personal and fresh: no cache may keep it,
 // and it varies with the credentials. The values share one backing array,

@@ -156,6 +156,32 @@ func TestInjectSignsJoinConfig(t *testing.T) {
 	}
 }
 
+// TestInjectLargeJoinConfig: a join config above the size that is written
+// span by span comes out byte for byte as the small one does, with its
+// Content-Length.
+func TestInjectLargeJoinConfig(t *testing.T) {
+	c, _ := startInject(t)
+	for _, enc := range []string{"", "gzip"} {
+		resp := c.do("GET", "/api/join/large", "attendee", "", "Accept-Encoding", enc)
+		if resp.status != http.StatusOK {
+			t.Fatalf("status %d: %s", resp.status, resp.body)
+		}
+		tok, _ := resp.json(t)["signature"].(string)
+		checkSigned(t, tok, "85746065432", 0)
+		want := strings.Replace(largeJoinConfig, `"857 4606 5432"`, `"85746065432"`, 1)
+		want = want[:len(want)-1] + `,"signature":"` + tok + `","sdkKey":"` + testKey + `"}`
+		if len(want) <= writeSpansAbove {
+			t.Fatalf("the large join config is %d bytes, not above %d", len(want), writeSpansAbove)
+		}
+		if string(resp.body) != want {
+			t.Fatalf("body differs: got %d bytes, want %d", len(resp.body), len(want))
+		}
+		if cl := resp.header.Get("Content-Length"); cl != itoa(len(want)) {
+			t.Fatalf("Content-Length %q for %d bytes", cl, len(want))
+		}
+	}
+}
+
 func TestInjectGzipBackend(t *testing.T) {
 	c, b := startInject(t)
 	resp := c.do("GET", "/api/join/gzip", "attendee", "", "Accept-Encoding", "gzip, br")

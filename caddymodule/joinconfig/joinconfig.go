@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -108,17 +109,107 @@ func Apply(dst, doc []byte, edits ...Edit) ([]byte, error) {
 }
 
 // Apply makes the edits and appends the result to dst, which may be nil or
-// a reused buffer; the document is not modified. Values that exist are
-// replaced where they stand and new top-level keys are added before the
-// closing brace, found in the index and written in one pass; only new
-// nested keys go through sjson, which reparses the document per edit. The
-// paths must have passed CheckPath.
+// a reused buffer; the document is not modified. It is Splice and
+// AppendTo, with the edits' bytes in a buffer of their own.
 func (d *Doc) Apply(dst []byte, edits ...Edit) ([]byte, error) {
+	var s Spliced
+	if err := d.Splice(&s, nil, edits...); err != nil {
+		return nil, err
+	}
+	return s.AppendTo(dst), nil
+}
+
+// Spliced is a document with its edits laid out as cuts: spans of the
+// document, in order, each replaced by the JSON text of an edit. It is
+// written out as it stands (WriteTo), so a large document is not copied
+// to be sent, or appended in one pass (AppendTo).
+type Spliced struct {
+	doc   []byte
+	added []byte // the edits' keys and values as JSON, in the cuts' order
+	// The cuts, in the fixed array while they fit: a slice of its own
+	// array would make every Spliced escape to the heap.
+	fixed  [12]cut
+	nfixed int
+	more   []cut
+	n      int
+}
+
+func (s *Spliced) cuts() []cut {
+	if s.more != nil {
+		return s.more
+	}
+	return s.fixed[:s.nfixed]
+}
+
+func (s *Spliced) add(c cut) {
+	switch {
+	case s.more != nil:
+		s.more = append(s.more, c)
+	case s.nfixed < len(s.fixed):
+		s.fixed[s.nfixed] = c
+		s.nfixed++
+	default:
+		s.more = append(append(make([]cut, 0, 2*len(s.fixed)), s.fixed[:]...), c)
+	}
+}
+
+// cut replaces doc[at:end] with added[from:to], from being the previous
+// cut's to.
+type cut struct{ at, end, to int }
+
+// Len is the length of the edited document.
+func (s *Spliced) Len() int { return s.n }
+
+// AppendTo appends the edited document to dst.
+func (s *Spliced) AppendTo(dst []byte) []byte {
+	dst = slices.Grow(dst, s.n)
+	last, from := 0, 0
+	for _, c := range s.cuts() {
+		dst = append(dst, s.doc[last:c.at]...)
+		dst = append(dst, s.added[from:c.to]...)
+		last, from = c.end, c.to
+	}
+	return append(dst, s.doc[last:]...)
+}
+
+// WriteTo writes the edited document to w: the document's spans as they
+// stand and the edits between them, with no copy of the whole.
+func (s *Spliced) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	last, from := 0, 0
+	for _, c := range s.cuts() {
+		if err := writeSpan(w, s.doc[last:c.at], &n); err != nil {
+			return n, err
+		}
+		if err := writeSpan(w, s.added[from:c.to], &n); err != nil {
+			return n, err
+		}
+		last, from = c.end, c.to
+	}
+	return n, writeSpan(w, s.doc[last:], &n)
+}
+
+func writeSpan(w io.Writer, b []byte, n *int64) error {
+	if len(b) == 0 {
+		return nil
+	}
+	k, err := w.Write(b)
+	*n += int64(k)
+	return err
+}
+
+// Splice lays the edits out on the document into s; the JSON text of the
+// edits goes into scratch (which may be nil or a reused buffer's spare
+// room, and must not overlap the document). Values that exist are
+// replaced where they stand and new top-level keys are added before the
+// closing brace, found in the index; only new nested keys go through
+// sjson, which reparses the document per edit, and then the whole result
+// is built in scratch as one span. The paths must have passed CheckPath.
+func (d *Doc) Splice(s *Spliced, scratch []byte, edits ...Edit) error {
 	var (
-		arr   [8]splice
-		sp    = arr[:0]
-		extra = 0
-		slow  []Edit
+		arr  [8]splice
+		sp   = arr[:0]
+		slow []Edit
 	)
 	doc, end := d.Raw, d.end
 	for _, e := range edits {
@@ -135,11 +226,9 @@ func (d *Doc) Apply(dst []byte, edits ...Edit) ([]byte, error) {
 			sp = append(sp, splice{at: at, end: stop, edit: e})
 		case strings.IndexByte(e.Path, '.') < 0:
 			sp = append(sp, splice{at: end, end: end, key: e.Path, edit: e})
-			extra += len(e.Path) + 4
 		default:
 			slow = append(slow, e)
 		}
-		extra += len(e.Raw) + len(e.Str) + 2
 	}
 	slices.SortStableFunc(sp, func(a, b splice) int { return a.at - b.at })
 	for i := 1; i < len(sp); i++ {
@@ -150,29 +239,36 @@ func (d *Doc) Apply(dst []byte, edits ...Edit) ([]byte, error) {
 		}
 	}
 
-	out := slices.Grow(dst, len(doc)+extra)
-	last := 0
+	*s = Spliced{doc: doc, added: scratch[:0], n: len(doc)}
 	empty := isEmptyObject(doc, end)
-	for _, s := range sp {
-		out = append(out, doc[last:s.at]...)
-		if s.key != "" {
+	for _, p := range sp {
+		if p.key != "" {
 			if !empty {
-				out = append(out, ',')
+				s.added = append(s.added, ',')
 			}
 			empty = false
-			out = jsonstr.Append(out, s.key)
-			out = append(out, ':')
+			s.added = jsonstr.Append(s.added, p.key)
+			s.added = append(s.added, ':')
 		}
-		if s.edit.IsString {
-			out = jsonstr.Append(out, s.edit.Str)
+		if p.edit.IsString {
+			s.added = jsonstr.Append(s.added, p.edit.Str)
 		} else {
-			out = append(out, s.edit.Raw...)
+			s.added = append(s.added, p.edit.Raw...)
 		}
-		last = s.end
+		s.add(cut{at: p.at, end: p.end, to: len(s.added)})
+		s.n -= p.end - p.at
 	}
-	out = append(out, doc[last:]...)
-
-	return applySlow(out, slow)
+	s.n += len(s.added)
+	if len(slow) == 0 {
+		return nil
+	}
+	// The slow edits need the fast ones' result as one document.
+	whole, err := applySlow(s.AppendTo(nil), slow)
+	if err != nil {
+		return err
+	}
+	*s = Spliced{doc: whole, n: len(whole)}
+	return nil
 }
 
 // applySlow makes the edits one by one with sjson.

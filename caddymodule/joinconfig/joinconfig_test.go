@@ -1,6 +1,7 @@
 package joinconfig
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -86,6 +87,17 @@ func FuzzApply(f *testing.F) {
 		}
 		if Check(out) != nil {
 			t.Fatalf("edit broke the document: %q -> %q", doc, out)
+		}
+		// Written out span by span, it is the same document, of the
+		// announced length, also with the edits' text in a reused buffer.
+		var d Doc
+		var s Spliced
+		if Parse(doc, &d) != nil || d.Splice(&s, make([]byte, 3, 64)[3:], String("signature", "x.y.z"), String("sdkKey", "k")) != nil {
+			t.Fatalf("Splice refused what Apply took: %q", doc)
+		}
+		var w bytes.Buffer
+		if n, err := s.WriteTo(&w); err != nil || int(n) != s.Len() || s.Len() != len(out) || !bytes.Equal(w.Bytes(), out) {
+			t.Fatalf("WriteTo = %q (%d, %v), Len %d; Apply = %q", w.Bytes(), n, err, s.Len(), out)
 		}
 		if Get(out, "signature").Str != "x.y.z" || Get(out, "sdkKey").Str != "k" {
 			t.Fatalf("fields not written: %q", out)
