@@ -79,11 +79,12 @@ func (h *Handler) serveInject(w http.ResponseWriter, r *http.Request, next caddy
 	}
 
 	// The edits' text (signature, key, credentials) in a buffer of its
-	// own; the join config stays where the recorder put it.
-	added := bufPool.Get().(*bytes.Buffer)
+	// own, from a pool of its own: from the body pool it would be handed
+	// bodies' buffers, and a request would hold two of them.
+	added := addedPool.Get().(*bytes.Buffer)
 	added.Reset()
 	added.Grow(2 << 10)
-	defer putBuf(added)
+	defer putAdded(added)
 	var editsArr [12]joinconfig.Edit // on the stack: Splice keeps none
 	var signed joinconfig.Spliced
 	if aerr := doc.Splice(&signed, added.AvailableBuffer(), h.edits(editsArr[:0], r, repl, p, ask, res, doc)...); aerr != nil {
@@ -276,6 +277,15 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // zeroed and collected for each; one grown by a body near a raised
 // max_body is dropped.
 const poolMax = 2 << 20
+
+// addedPool keeps the buffers for the edits' text, a few KiB each.
+var addedPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putAdded(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		addedPool.Put(buf)
+	}
+}
 
 func putBuf(buf *bytes.Buffer) {
 	if buf.Cap() <= poolMax {
