@@ -272,10 +272,15 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // putBuf returns buf to the pool unless it grew past poolMax. A pool lets
 // go of what two garbage collections saw unused, so a buffer the size of a
-// large join config (up to max_body 1MiB, twice: the recorder's and the
-// output) is kept while such responses keep coming, instead of allocated,
-// zeroed and collected for each; one grown by a body near a raised
-// max_body is dropped.
+// large join config or request body (up to max_body 1MiB) is kept while
+// such requests keep coming, instead of allocated, zeroed and collected
+// for each; one grown by a body near a raised max_body is dropped.
+func putBuf(buf *bytes.Buffer) {
+	if buf.Cap() <= poolMax {
+		bufPool.Put(buf)
+	}
+}
+
 const poolMax = 2 << 20
 
 // addedPool keeps the buffers for the edits' text, a few KiB each.
@@ -284,12 +289,6 @@ var addedPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 func putAdded(buf *bytes.Buffer) {
 	if buf.Cap() <= 64<<10 {
 		addedPool.Put(buf)
-	}
-}
-
-func putBuf(buf *bytes.Buffer) {
-	if buf.Cap() <= poolMax {
-		bufPool.Put(buf)
 	}
 }
 

@@ -3,6 +3,7 @@ package joinconfig
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -208,5 +209,35 @@ func TestDuplicated(t *testing.T) {
 	}
 	if got := Duplicated([]byte(`{"kt":1,"kt":2}`), many); got != "kt" {
 		t.Errorf("the 20th path = %q, want kt", got)
+	}
+}
+
+// TestSpliceManyEdits: more edits than the fixed room for cuts, both
+// replacing and adding, come out in order, written or appended alike.
+func TestSpliceManyEdits(t *testing.T) {
+	doc := []byte(`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9}`)
+	var edits []Edit
+	for i := 0; i < 20; i++ {
+		edits = append(edits, String("k"+strconv.Itoa(i), "v"+strconv.Itoa(i)))
+	}
+	var d Doc
+	var s Spliced
+	if err := Parse(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Splice(&s, nil, edits...); err != nil {
+		t.Fatal(err)
+	}
+	var w bytes.Buffer
+	if _, err := s.WriteTo(&w); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"k0":"v0","k1":"v1","k2":"v2","k3":"v3","k4":"v4","k5":"v5","k6":"v6","k7":"v7","k8":"v8","k9":"v9"`
+	for i := 10; i < 20; i++ {
+		want += `,"k` + strconv.Itoa(i) + `":"v` + strconv.Itoa(i) + `"`
+	}
+	want += `}`
+	if got := string(s.AppendTo(nil)); got != want || w.String() != want || s.Len() != len(want) {
+		t.Fatalf("AppendTo %s\nWriteTo  %s\nLen %d\nwant     %s", got, w.String(), s.Len(), want)
 	}
 }

@@ -164,13 +164,13 @@ func RoleFrom(raw []byte) (int, error) {
 	return 0, fail(problem.Problem{Code: CodeInvalidRole, Property: "role", Reason: "Value " + jsString(r) + " is not a Zoom role: expected 0 (attendee) or 1 (host)"})
 }
 
-// parseObject reads the named top-level fields of a JSON object body the way
-// body-parser and JSON.parse do: an empty body is {}, a top-level array is
-// spread into an object, and the last of duplicate keys wins.
 // docPool keeps the index of a body's members (a Doc escapes, and holds
 // room for 16 members).
 var docPool = sync.Pool{New: func() any { return new(joinconfig.Doc) }}
 
+// parseObject reads the named top-level fields of a JSON object body the way
+// body-parser and JSON.parse do: an empty body is {}, a top-level array is
+// spread into an object, and the last of duplicate keys wins.
 func parseObject(body []byte, names ...string) ([]gjson.Result, error) {
 	out := make([]gjson.Result, len(names))
 	body = asBodyParser(body)
