@@ -85,6 +85,8 @@ type Manager struct {
 	mu     sync.Mutex
 	limits map[string]*rate.Limiter // user/meeting -> OBF fetches
 	holds  map[string]time.Time     // user -> Zoom's 429 reset
+	// nextSweep: when used-state markers may be swept again.
+	nextSweep time.Time
 }
 
 // New builds a Manager; it contacts nobody.

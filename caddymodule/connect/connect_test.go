@@ -391,3 +391,50 @@ func scan(t *testing.T, dir string, values ...string) {
 		t.Fatal("nothing stored")
 	}
 }
+
+// TestUsedStatesSwept: the marker of a used state outlives its cookie's
+// life twice over and is then deleted, on a later callback, while a fresh
+// one stays and still refuses its replay.
+func TestUsedStatesSwept(t *testing.T) {
+	z := newFake(t)
+	dir := t.TempDir()
+	m := newManager(t, z, dir)
+	now := time.Now()
+	m.cfg.Now = func() time.Time { return now }
+	used := func() []string {
+		entries, _ := os.ReadDir(filepath.Join(dir, "zoom_signature", "grants", "used"))
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	connect(t, m, "alice")
+	first := used()
+	if len(first) != 1 {
+		t.Fatalf("markers after one connect: %v", first)
+	}
+	// Within the hour, and within the markers' life: nothing goes.
+	now = now.Add(15 * time.Minute)
+	connect(t, m, "bob")
+	if n := len(used()); n != 2 {
+		t.Fatalf("markers after two connects: %d", n)
+	}
+	// An hour on, the next callback sweeps both old markers, but not its own.
+	now = now.Add(time.Hour)
+	u, cookie, err := m.Start("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := authorize(t, u)
+	if _, perr := m.Finish(context.Background(), "alice", cookie, q); perr != nil {
+		t.Fatal(perr)
+	}
+	left := used()
+	if len(left) != 1 || left[0] == first[0] {
+		t.Fatalf("markers after the sweep: %v (the first was %v)", left, first)
+	}
+	if _, perr := m.Finish(context.Background(), "alice", cookie, q); perr.Code() != CodeStateReplayed {
+		t.Fatalf("replay after the sweep: %v", perr)
+	}
+}

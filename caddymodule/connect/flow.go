@@ -182,7 +182,54 @@ func (m *Manager) useState(ctx context.Context, st string) *problem.Error {
 	if err := m.cfg.Storage.Store(ctx, name, []byte(strconv.FormatInt(m.cfg.Now().Unix(), 10))); err != nil {
 		return storeDown()
 	}
+	m.sweepUsed(ctx)
 	return nil
+}
+
+// A used state's marker guards only while its cookie could still be
+// accepted; sweepUsed deletes the markers older than usedKeep, so that the
+// folder does not grow by a file per connect for ever. It runs at most
+// every sweepEvery per Manager, on a callback (connects are rare, and the
+// folder's listing is the cost), and only over storages that can list
+// (every certmagic.Storage can). The margin over the cookie's life allows
+// for instances whose clocks differ.
+const (
+	usedKeep   = 2 * CookieTTL
+	sweepEvery = time.Hour
+)
+
+func (m *Manager) sweepUsed(ctx context.Context) {
+	lister, ok := m.cfg.Storage.(interface {
+		List(ctx context.Context, prefix string, recursive bool) ([]string, error)
+	})
+	if !ok {
+		return
+	}
+	now := m.cfg.Now()
+	m.mu.Lock()
+	due := !now.Before(m.nextSweep)
+	if due {
+		m.nextSweep = now.Add(sweepEvery)
+	}
+	m.mu.Unlock()
+	if !due {
+		return
+	}
+	keys, err := lister.List(ctx, m.cfg.Prefix+"/used", false)
+	if err != nil {
+		return // nothing used yet, or the storage cannot list now: next time
+	}
+	cutoff := now.Add(-usedKeep).Unix()
+	for _, k := range keys {
+		b, err := m.cfg.Storage.Load(ctx, k)
+		if err != nil {
+			continue
+		}
+		// Only markers as this package writes them, and old enough.
+		if t, err := strconv.ParseInt(string(b), 10, 64); err == nil && t < cutoff {
+			_ = m.cfg.Storage.Delete(ctx, k)
+		}
+	}
 }
 
 type zoomMe struct {
