@@ -118,6 +118,9 @@ func (s *Signer) Sign(ctx context.Context, p Principal, a Ask) (Result, *problem
 		return Result{}, err
 	}
 	res := Result{Grant: g}
+	if lookups(s.Sources) > 1 {
+		ctx = context.WithValue(ctx, memoKey{}, &lookupMemo{})
+	}
 	for _, src := range s.Sources {
 		c, err := src.Credentials(ctx, p, a, g)
 		if err != nil {

@@ -56,7 +56,7 @@ func (m MeetingSource) Credentials(ctx context.Context, p Principal, a Ask, g Gr
 	if a.meeting.MeetingNumber.Digits == "" || (!pass && !register) {
 		return Credentials{}, nil
 	}
-	info, err := m.Lookup.Meeting(ctx, a.Meeting)
+	info, err := lookupOnce(ctx, m.Lookup, a.Meeting)
 	if err != nil {
 		return Credentials{}, err
 	}
@@ -84,4 +84,53 @@ func (m MeetingSource) Credentials(ctx context.Context, p Principal, a Ask, g Gr
 	}
 	c.RegistrantToken, c.Email = tk, p.Registrant.Email
 	return c, nil
+}
+
+// lookups is how many of sources look meetings up.
+func lookups(sources []CredentialSource) int {
+	n := 0
+	for _, src := range sources {
+		switch s := src.(type) {
+		case MeetingSource:
+			n += btoi(s.Lookup != nil)
+		case OBFSource:
+			n += btoi(s.Lookup != nil && s.When == OBFExternal)
+		}
+	}
+	return n
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// lookupMemo holds a join's one meeting lookup, when two of its sources
+// would each ask (the passcode or registrant step and the OBF step's
+// "is it the account's?"): with seal_keys, each ask reads and opens the
+// record in the storage again. The sources of one Signer ask one account
+// (the zoom_api app), so one answer serves them all.
+type lookupMemo struct {
+	digits string
+	info   zoomapi.MeetingInfo
+	err    *problem.Error
+	done   bool
+}
+
+type memoKey struct{}
+
+// lookupOnce asks l, or answers what l said earlier in the same join.
+func lookupOnce(ctx context.Context, l MeetingLookup, digits string) (zoomapi.MeetingInfo, *problem.Error) {
+	m, _ := ctx.Value(memoKey{}).(*lookupMemo)
+	if m == nil {
+		return l.Meeting(ctx, digits)
+	}
+	if m.done && m.digits == digits {
+		return m.info, m.err
+	}
+	info, err := l.Meeting(ctx, digits)
+	*m = lookupMemo{digits: digits, info: info, err: err, done: true}
+	return info, err
 }

@@ -193,3 +193,29 @@ func TestOBFSource(t *testing.T) {
 		t.Fatalf("zak and obf: %v", err)
 	}
 }
+
+// TestOneLookupPerJoin: with both the passcode step and the OBF step's
+// "is it the account's?", a join looks its meeting up once, and the next
+// join looks it up again (the memo lives for one join only).
+func TestOneLookupPerJoin(t *testing.T) {
+	z := &fakeZoom{info: zoomapi.MeetingInfo{InAccount: false}}
+	f := &fakeOBF{}
+	s := newSigner(t, Meeting, Policy{Lifetime: 7200},
+		MeetingSource{Lookup: z, Passcode: PasscodeFill}, OBFSource{Fetcher: f, When: OBFExternal, Lookup: z})
+	a := Ask{From: FromBackend, Meeting: "81111111111"}
+	a.meeting.MeetingNumber.Digits = "81111111111"
+	for want := 1; want <= 2; want++ {
+		res, err := s.Sign(context.Background(), alice, a)
+		if err != nil || res.Credentials.OBF != "obf-81111111111" {
+			t.Fatalf("join %d: %+v %v", want, res.Credentials, err)
+		}
+		if z.lookups != want {
+			t.Fatalf("after join %d: %d lookups", want, z.lookups)
+		}
+	}
+	// One source alone asks as before, without a memo.
+	z.lookups = 0
+	if _, err := newSigner(t, Meeting, Policy{Lifetime: 7200}, OBFSource{Fetcher: f, When: OBFExternal, Lookup: z}).Sign(context.Background(), alice, a); err != nil || z.lookups != 1 {
+		t.Fatalf("one source: %v, %d lookups", err, z.lookups)
+	}
+}

@@ -50,7 +50,7 @@ func (o OBFSource) Credentials(ctx context.Context, p Principal, a Ask, g Grant)
 			return Credentials{}, nil
 		}
 	case OBFExternal:
-		info, err := o.Lookup.Meeting(ctx, a.Meeting)
+		info, err := lookupOnce(ctx, o.Lookup, a.Meeting)
 		if err != nil {
 			return Credentials{}, err
 		}
