@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -126,7 +127,7 @@ func (h *Handler) provisionOBF(ctx caddy.Context) ([]join.CredentialSource, erro
 		return nil, err
 	}
 	store := ctx.Storage()
-	if !locksBlock(store) {
+	if !locksBlockOnce(store) {
 		h.logger.Warn("the configured storage's lock does not block a second holder, so several Caddy instances may refresh one grant at once and lose its rotated refresh token; use file_system on a shared folder or a storage module with real locks",
 			zap.String("storage", fmt.Sprintf("%T", store)))
 	}
@@ -160,6 +161,24 @@ func (h *Handler) provisionOBF(ctx caddy.Context) ([]join.CredentialSource, erro
 		src.Lookup = h.zoom
 	}
 	return []join.CredentialSource{src}, nil
+}
+
+// lockProbes remembers locksBlock's answer per storage type for the
+// process: a probe that blocks costs its 150 ms wait, and a typical config
+// (the connect route and the join route) and each reload would pay it
+// again for the same answer. The type is the key, not the value: whether a
+// lock blocks is the storage module's design, and printing a storage's
+// fields could race with its own use of them.
+var lockProbes sync.Map // %T -> bool
+
+func locksBlockOnce(s state.Storage) bool {
+	key := fmt.Sprintf("%T", s)
+	if v, ok := lockProbes.Load(key); ok {
+		return v.(bool)
+	}
+	b := locksBlock(s)
+	lockProbes.Store(key, b)
+	return b
 }
 
 // locksBlock says whether the storage's lock keeps a second holder out:

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -491,6 +492,33 @@ func TestLocksBlock(t *testing.T) {
 		t.Fatal("file_system's lock was taken twice")
 	}
 	if locksBlock(noLock{&certmagic.FileStorage{Path: t.TempDir()}}) {
+		t.Fatal("a lock that never waits passed")
+	}
+}
+
+// countingLocks counts the locks taken, to show the probe runs once per
+// storage type.
+type countingLocks struct {
+	*certmagic.FileStorage
+	n *atomic.Int64
+}
+
+func (c countingLocks) Lock(ctx context.Context, name string) error {
+	c.n.Add(1)
+	return c.FileStorage.Lock(ctx, name)
+}
+
+func TestLockProbeOncePerType(t *testing.T) {
+	var n atomic.Int64
+	for range 3 {
+		if !locksBlockOnce(countingLocks{&certmagic.FileStorage{Path: t.TempDir()}, &n}) {
+			t.Fatal("file_system's lock was taken twice")
+		}
+	}
+	if n.Load() != 2 { // one probe: the lock, and the attempt to take it again
+		t.Fatalf("%d locks taken for three handlers on one storage type", n.Load())
+	}
+	if locksBlockOnce(noLock{&certmagic.FileStorage{Path: t.TempDir()}}) || locksBlockOnce(noLock{&certmagic.FileStorage{Path: t.TempDir()}}) {
 		t.Fatal("a lock that never waits passed")
 	}
 }
