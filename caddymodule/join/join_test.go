@@ -205,8 +205,13 @@ func TestFromConfig(t *testing.T) {
 				t.Fatalf("ask = %+v", a)
 			}
 			if c.fixed != "" {
-				out, aerr := joinconfig.Apply(nil, []byte(c.doc), a.Fixes...)
-				if aerr != nil || string(out) != c.fixed {
+				var d joinconfig.Doc
+				var s joinconfig.Spliced
+				if err := joinconfig.Parse([]byte(c.doc), &d); err != nil {
+					t.Fatal(err)
+				}
+				aerr := d.Splice(&s, nil, a.Fixes...)
+				if out := s.AppendTo(nil); aerr != nil || string(out) != c.fixed {
 					t.Fatalf("fixed = %s, %v; want %s", out, aerr, c.fixed)
 				}
 			}

@@ -32,3 +32,16 @@ func Duplicated(doc []byte, paths []string) string {
 	}
 	return d.Duplicated(paths)
 }
+
+// Apply is Parse, Splice and AppendTo: the edited document in one piece.
+func Apply(dst, doc []byte, edits ...Edit) ([]byte, error) {
+	var d Doc
+	if err := Parse(doc, &d); err != nil {
+		return nil, err
+	}
+	var s Spliced
+	if err := d.Splice(&s, nil, edits...); err != nil {
+		return nil, err
+	}
+	return s.AppendTo(dst), nil
+}

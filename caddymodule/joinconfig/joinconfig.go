@@ -1,7 +1,9 @@
 // Package joinconfig reads and edits the JSON join config that a site's
-// backend hands its frontend, without disturbing it: values are read from
-// gjson paths and written with sjson, so every byte that is not edited
-// (key order, spacing, number forms, unknown fields) stays as it was.
+// backend hands its frontend, without disturbing it: Parse checks the
+// document and indexes its top-level members in one pass, and Splice lays
+// the edits out as replaced spans (only new nested keys go through sjson),
+// so every byte that is not edited (key order, spacing, number forms,
+// unknown fields) stays as it was.
 package joinconfig
 
 import (
@@ -97,26 +99,6 @@ func value(b []byte) Value {
 		v.Kind = KindNumber
 	}
 	return v
-}
-
-// Apply makes the edits on doc, which must have passed Check, as Doc.Apply.
-func Apply(dst, doc []byte, edits ...Edit) ([]byte, error) {
-	var d Doc
-	if err := Parse(doc, &d); err != nil {
-		return nil, err
-	}
-	return d.Apply(dst, edits...)
-}
-
-// Apply makes the edits and appends the result to dst, which may be nil or
-// a reused buffer; the document is not modified. It is Splice and
-// AppendTo, with the edits' bytes in a buffer of their own.
-func (d *Doc) Apply(dst []byte, edits ...Edit) ([]byte, error) {
-	var s Spliced
-	if err := d.Splice(&s, nil, edits...); err != nil {
-		return nil, err
-	}
-	return s.AppendTo(dst), nil
 }
 
 // Spliced is a document with its edits laid out as cuts: spans of the
