@@ -196,30 +196,26 @@ func parseObject(body []byte, names ...string) ([]gjson.Result, error) {
 	}
 	// The fields outlive the body's buffer (it is reused for the answer),
 	// so the values read are copied, together, into one string.
-	var at [16][2]int
-	found := at[:0]
-	size := 0
-	for i, n := range names {
-		// The last of duplicate keys wins, as in JSON.parse.
-		if raw := doc.Last(n); raw != nil {
-			found = append(found, [2]int{i, size})
-			size += len(raw)
-		}
+	var arr [16][]byte
+	raws, size := arr[:0], 0
+	for _, n := range names {
+		raw := doc.Last(n) // the last of duplicate keys, as in JSON.parse
+		raws = append(raws, raw)
+		size += len(raw)
 	}
-	if len(found) == 0 {
+	if size == 0 {
 		return out, nil
 	}
 	copied := make([]byte, 0, size)
-	for _, f := range found {
-		copied = append(copied, doc.Last(names[f[0]])...)
+	for _, raw := range raws {
+		copied = append(copied, raw...)
 	}
 	text := unsafe.String(unsafe.SliceData(copied), len(copied))
-	for k, f := range found {
-		end := size
-		if k+1 < len(found) {
-			end = found[k+1][1]
+	for i, raw := range raws {
+		if raw != nil {
+			out[i] = gjson.Parse(text[:len(raw)])
 		}
-		out[f[0]] = gjson.Parse(text[f[1]:end])
+		text = text[len(raw):]
 	}
 	return out, nil
 }
