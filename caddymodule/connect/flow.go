@@ -123,6 +123,7 @@ func (m *Manager) Finish(ctx context.Context, siteUser, cookie string, q url.Val
 	if perr := m.useState(ctx, p.State); perr != nil {
 		return Grant{}, perr
 	}
+	m.sweepUsed(ctx) // after useState has let go of its marker's lock
 	tok, err := m.oauth.Exchange(m.ctx, code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
 		if c := zoomapi.OAuthCode(err); c == "invalid_grant" || c == "invalid_request" {
@@ -182,7 +183,6 @@ func (m *Manager) useState(ctx context.Context, st string) *problem.Error {
 	if err := m.cfg.Storage.Store(ctx, name, []byte(strconv.FormatInt(m.cfg.Now().Unix(), 10))); err != nil {
 		return storeDown()
 	}
-	m.sweepUsed(ctx)
 	return nil
 }
 
