@@ -324,7 +324,9 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 }
 
 // onBehalf answers GET /users/me/token?type=onbehalf&meeting_id=...: an
-// OBF token bound to the user and the meeting. s.mu is held.
+// OBF token bound to the user and the meeting, which may be any account's
+// (a number not in the fake's account is another account's), or 3001 for
+// one that Nonexistent says is nobody's. s.mu is held.
 func (s *Server) onBehalf(w http.ResponseWriter, r *http.Request) {
 	s.obfCalls.Add(1)
 	u, ok := s.userAuthorized(w, r, "user:read:token")
@@ -339,6 +341,10 @@ func (s *Server) onBehalf(w http.ResponseWriter, r *http.Request) {
 	mid := r.URL.Query().Get("meeting_id")
 	if _, err := strconv.ParseUint(mid, 10, 64); mid != "" && err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"code": 300, "message": "Invalid meeting_id."})
+		return
+	}
+	if s.nonexistent[mid] {
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": 3001, "message": "Meeting does not exist: " + mid + "."})
 		return
 	}
 	tok := "eyJvYmYiOnRydWV9." + base64.RawURLEncoding.EncodeToString([]byte(mid)) + "." + randHex(20)

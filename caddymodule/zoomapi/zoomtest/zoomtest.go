@@ -1,13 +1,16 @@
 // Package zoomtest is a local stand-in for Zoom's OAuth server and REST
 // API, for tests: a real HTTP server that checks what Zoom checks and
-// answers in Zoom's shapes, and that can be told to fail, expire its tokens
-// or rate-limit. It is the only fake in the project, because Zoom's servers
+// answers in Zoom's shapes, and that can be told to fail, expire its tokens,
+// rate-limit, refuse the app's credentials, lack a scope or run its clock
+// off ours. It is the only fake in the project, because Zoom's servers
 // cannot be reached from the test machines.
 package zoomtest
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -63,6 +66,15 @@ type Server struct {
 	rateLimit int // Retry-After seconds, 0 for none
 	limitHdr  http.Header
 	expiresIn int
+
+	// What the join doctor reads (doctor.go).
+	accountUsers  map[string]AccountUser // by ID and by lower-cased email
+	userCalls     map[string]int
+	settingsCalls map[string]int
+	clockOffset   time.Duration
+	denied        map[string]bool // scopes the S2S app lacks
+	nonexistent   map[string]bool // meeting numbers of no account
+	rejectCreds   bool
 }
 
 // New starts a fake on a loopback port with one account and the given
@@ -75,24 +87,31 @@ func Serve(l net.Listener, users ...string) *Server {
 		AccountID: "acct-" + randHex(4), ClientID: "client-" + randHex(4), ClientSecret: "s2s-secret-" + randHex(8),
 		users: map[string]bool{}, zakCalls: map[string]int{}, tokens: map[string]bool{}, zaks: map[string]string{}, expiresIn: 3599,
 		meetings: map[string]Meeting{}, mtgCalls: map[string]int{}, regs: map[string]map[string]string{}, regCalls: map[string]int{},
+		accountUsers: map[string]AccountUser{}, userCalls: map[string]int{}, settingsCalls: map[string]int{},
+		denied: map[string]bool{}, nonexistent: map[string]bool{},
 	}
 	for _, u := range users {
 		s.users[u] = true
 	}
+	s.addAccountUser(AccountUser{ID: OwnerID, Email: OwnerEmail})
 	s.initUserOAuth()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth/token", s.token)
 	mux.HandleFunc("GET /oauth/authorize", s.authorize)
 	mux.HandleFunc("POST /oauth/revoke", s.revoke)
+	// The literal "me" outranks {user} (Go 1.22 ServeMux precedence), and
+	// /token and /settings are distinct paths: the routes do not overlap.
 	mux.HandleFunc("GET /v2/users/me", s.me)
+	mux.HandleFunc("GET /v2/users/{user}", s.user)
 	mux.HandleFunc("GET /v2/users/{user}/token", s.userToken)
+	mux.HandleFunc("GET /v2/users/{user}/settings", s.userSettings)
 	mux.HandleFunc("GET /v2/meetings/{id}", s.meeting(false))
 	mux.HandleFunc("GET /v2/webinars/{id}", s.meeting(true))
 	mux.HandleFunc("POST /v2/meetings/{id}/registrants", s.register(false))
 	mux.HandleFunc("POST /v2/webinars/{id}/registrants", s.register(true))
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		slow, down := s.slow, s.failAPI && strings.HasPrefix(r.URL.Path, "/v2/")
+		slow, down, offset := s.slow, s.failAPI && strings.HasPrefix(r.URL.Path, "/v2/"), s.clockOffset
 		s.mu.Unlock()
 		if slow > 0 {
 			// Read the body first: only then does the server notice a
@@ -105,6 +124,9 @@ func Serve(l net.Listener, users ...string) *Server {
 				return
 			}
 		}
+		// Zoom's clock, set on every answer (net/http keeps a Date the
+		// handler set): with ClockOffset, a Zoom whose clock is not ours.
+		w.Header().Set("Date", time.Now().Add(offset).UTC().Format(http.TimeFormat))
 		if down {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"code": 500, "message": "Internal server error."})
 			return
@@ -188,7 +210,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.userGrantToken(w, r)
 		return
 	}
-	if !ok || id != s.ClientID || secret != s.ClientSecret {
+	if !ok || id != s.ClientID || secret != s.ClientSecret || s.rejectCreds {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"reason": "Invalid client_id or client_secret", "error": "invalid_client"})
 		return
 	}
@@ -216,7 +238,7 @@ func (s *Server) userToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.zakCalls[user]++
-	if !s.authorized(w, r) {
+	if !s.authorized(w, r) || !s.scoped(w, "user:read:zak:admin") {
 		return
 	}
 	if s.limitHdr != nil {
@@ -264,6 +286,24 @@ type Meeting struct {
 	Capacity int
 	// NotHost: the app's account does not host it (code 3003).
 	NotHost bool
+
+	// HostID is the host's user ID (host_id); default OwnerID. The host's
+	// email (host_email) is the account user's of that ID, if any.
+	HostID string
+	// Status is Zoom's status: "waiting" (the default) or "started".
+	Status string
+	// JoinBeforeHost, MeetingAuthentication, AuthenticationDomains,
+	// EncryptionType ("enhanced_encryption", the default, or "e2ee"),
+	// AlternativeHosts (emails separated by ";", as Zoom writes them) and
+	// RegistrationType (default 1) are the settings of the same names;
+	// EnforceLogin is a webinar's settings.enforce_login.
+	JoinBeforeHost        bool
+	MeetingAuthentication bool
+	AuthenticationDomains string
+	EnforceLogin          bool
+	EncryptionType        string
+	AlternativeHosts      string
+	RegistrationType      int
 }
 
 // RegistrantCalls counts the registrations asked for email at meeting id.
@@ -351,6 +391,7 @@ func (s *Server) register(webinar bool) http.HandlerFunc {
 func (s *Server) AddMeeting(id string, m Meeting) {
 	s.mu.Lock()
 	s.meetings[id] = m
+	delete(s.nonexistent, id)
 	s.mu.Unlock()
 }
 
@@ -363,15 +404,20 @@ func (s *Server) MeetingCalls(id string) int {
 
 // meeting answers GET /meetings/{id} or /webinars/{id} in Zoom's shapes:
 // 300 for a number that is not one, 3001 for one the account does not
-// have (as a meeting, or as a webinar), and the object with its password
-// and settings.approval_type.
+// have (as a meeting, or as a webinar), 4711 when the app lacks the scope,
+// and the object with its host, status, password and the settings that
+// decide who may join.
 func (s *Server) meeting(webinar bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.mtgCalls[id]++
-		if !s.authorized(w, r) {
+		scope := "meeting:read:meeting:admin"
+		if webinar {
+			scope = "webinar:read:webinar:admin"
+		}
+		if !s.authorized(w, r) || !s.scoped(w, scope) {
 			return
 		}
 		if s.limitHdr != nil || s.rateLimit > 0 {
@@ -397,12 +443,39 @@ func (s *Server) meeting(webinar bool) http.HandlerFunc {
 			writeJSON(w, http.StatusNotFound, map[string]any{"code": 3001, "message": what + " does not exist: " + id + "."})
 			return
 		}
-		n, _ := strconv.ParseInt(id, 10, 64)
-		writeJSON(w, http.StatusOK, map[string]any{"id": n, "topic": "Team sync", "type": 2, "password": m.Passcode,
-			"start_time": m.Start, "duration": m.Duration, "timezone": "UTC",
-			"join_url": "https://us02web.zoom.us/j/" + id + "?pwd=" + randHex(16),
-			"settings": map[string]any{"approval_type": m.Approval}})
+		writeJSON(w, http.StatusOK, s.meetingObject(id, m))
 	}
+}
+
+// meetingObject is a meeting or webinar as Zoom's GET answers it. s.mu is
+// held.
+func (s *Server) meetingObject(id string, m Meeting) map[string]any {
+	host := cmp.Or(m.HostID, OwnerID)
+	typ := 2 // a scheduled meeting
+	if m.Webinar {
+		typ = 5 // a webinar
+	}
+	settings := map[string]any{
+		"approval_type":          m.Approval,
+		"registration_type":      cmp.Or(m.RegistrationType, 1),
+		"meeting_authentication": m.MeetingAuthentication,
+		"authentication_domains": m.AuthenticationDomains,
+		"join_before_host":       m.JoinBeforeHost,
+		"encryption_type":        cmp.Or(m.EncryptionType, "enhanced_encryption"),
+		"alternative_hosts":      m.AlternativeHosts,
+	}
+	if m.Webinar {
+		settings["enforce_login"] = m.EnforceLogin
+	}
+	// Zoom's UUIDs are base64 of 16 bytes, fixed for a meeting's instance.
+	uuid := sha256.Sum256([]byte("uuid/" + id))
+	n, _ := strconv.ParseInt(id, 10, 64)
+	return map[string]any{"uuid": base64.StdEncoding.EncodeToString(uuid[:16]), "id": n,
+		"host_id": host, "host_email": s.accountUsers[host].Email,
+		"topic": "Team sync", "type": typ, "status": cmp.Or(m.Status, "waiting"), "password": m.Passcode,
+		"start_time": m.Start, "duration": m.Duration, "timezone": "UTC",
+		"join_url": "https://us02web.zoom.us/j/" + id + "?pwd=" + randHex(16),
+		"settings": settings}
 }
 
 // authorized checks the bearer token as Zoom's API does, answering 124 for
