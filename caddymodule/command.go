@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,8 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/doctor"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/inspect"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
@@ -435,4 +441,222 @@ func runInspect(cmd *cobra.Command, args []string) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+const doctorLong = `
+Names why a Zoom Meeting SDK join through this site fails, before the join
+or right after it, from the site's own config: it loads --config as
+"caddy run" would (placeholders resolved, the configured Zoom URLs), finds
+the zoom_signature handler (--handler, its name option, when the config has
+several), and checks what that handler would do for --user and --meeting:
+the policy, the token it would mint, this machine's clock against Zoom's,
+the Server-to-Server app, the meeting's settings and host, the user's
+connected Zoom account.
+
+It asks Zoom what it must (the meeting, its host, the ZAK's owner and, for
+a meeting outside the account, an OBF token with the user's own grant,
+which is thrown away), and signs, registers and writes nothing.
+
+Each finding has a stable code, a severity (error, warn, info), the SDK
+error codes it explains, the cause, the evidence and the fix. With --code,
+the findings that explain that SDK code come first. --passcode and --email
+say what the join sent, to compare with the meeting's.
+
+Exits 0 when no finding is an error, 1 when one is, 2 on usage errors.
+`
+
+func doctorCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "doctor --config FILE [--adapter caddyfile] [--handler NAME] --meeting N [--user U] [--role 0|1] [--code SDK_CODE] [--json]",
+		Short: "Names why a Zoom join through this site fails",
+		Long:  doctorLong,
+		Args:  cobra.ArbitraryArgs,
+	}
+	f := cmd.Flags()
+	f.String("config", "", "the site's config file (a Caddyfile or JSON)")
+	f.String("adapter", "", "the config adapter, such as caddyfile (default: by the file's name)")
+	f.String("handler", "", "the zoom_signature handler's name, when the config has several")
+	f.String("meeting", "", "the meeting number")
+	f.String("user", "", "the site user who joins, as the identity placeholder or session would name them")
+	f.String("role", "0", "0 (attendee) or 1 (host)")
+	f.String("code", "", "the error code the SDK showed, such as 3712")
+	f.String("sdk-version", "", "the page's web SDK version, such as 6.2.0")
+	f.String("passcode", "", "the passcode the join sent, to compare with the meeting's (never printed)")
+	f.String("email", "", "the userEmail the join sent")
+	f.Bool("json", false, `print {"meeting","findings":[...]}`)
+	cmd.RunE = exitWith(runDoctor)
+	return cmd
+}
+
+func runDoctor(cmd *cobra.Command, args []string) int {
+	f := cmd.Flags()
+	stderr := cmd.ErrOrStderr()
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "error: "+format+"\n", a...)
+		return exitBadInput
+	}
+	if len(args) != 0 {
+		return usage("doctor takes no arguments, only flags; see --help")
+	}
+	file, _ := f.GetString("config")
+	meeting, _ := f.GetString("meeting")
+	switch {
+	case file == "":
+		return usage("--config names the site's config file, such as --config Caddyfile")
+	case meeting == "":
+		return usage("--meeting names the meeting number, such as --meeting 85746065432")
+	}
+	role, _ := f.GetString("role")
+	code, _ := f.GetString("code")
+	body, _ := json.Marshal(map[string]string{"meetingNumber": meeting, "role": role})
+	sdkCode := 0
+	if code != "" {
+		n, err := strconv.Atoi(code)
+		if err != nil || n < 0 {
+			return usage("--code %q must be the SDK's numeric error code, such as 3712", code)
+		}
+		sdkCode = n
+	}
+	adapter, _ := f.GetString("adapter")
+	name, _ := f.GetString("handler")
+	h, err := loadHandler(file, adapter, name)
+	if err != nil {
+		return usage("%v", err)
+	}
+	q, perr := h.doctorQuery(body)
+	if perr != nil {
+		for _, p := range perr.Problems {
+			flag := map[string]string{"meetingNumber": "--meeting", "role": "--role"}[p.Property]
+			fmt.Fprintf(stderr, "error: %s: %s (%s)\n", cmp.Or(flag, p.Property), jsonstr.Printable(p.Reason), p.Code)
+		}
+		return exitBadInput
+	}
+	q.sdkCode = sdkCode
+	q.sdkVersion, _ = f.GetString("sdk-version")
+	if f.Changed("passcode") {
+		v, _ := f.GetString("passcode")
+		q.passcode = &v
+	}
+	if f.Changed("email") {
+		v, _ := f.GetString("email")
+		q.email = &v
+	}
+	user, _ := f.GetString("user")
+	repl, p := h.principalFor(user)
+	ctx, cancel := context.WithTimeout(context.Background(), doctorTimeout)
+	defer cancel()
+	rep := h.diagnose(ctx, repl, p, q)
+	out := cmd.OutOrStdout()
+	if asJSON, _ := f.GetBool("json"); asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	} else {
+		writeReport(out, h.Name, rep)
+	}
+	if rep.HasErrors() {
+		return exitFindings
+	}
+	return exitOK
+}
+
+// loadHandler loads a config file as caddy run would, provisions it (its
+// apps are provisioned, not started: no port is bound) and returns the
+// zoom_signature handler named name, or the only one that signs Meeting
+// SDK joins.
+func loadHandler(file, adapter, name string) (*Handler, error) {
+	raw, _, _, err := caddycmd.LoadConfig(file, adapter)
+	if err != nil {
+		return nil, fmt.Errorf("loading --config %s: %w", file, err)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("reading --config %s: %w", file, err)
+	}
+	// The doctor's output is its findings: the config's own logs would
+	// bury them, and its log files are the running server's.
+	cfg.Logging = &caddy.Logging{Logs: map[string]*caddy.CustomLog{"default": {BaseLog: caddy.BaseLog{Level: "ERROR"}}}}
+	ctx, err := caddy.ProvisionContext(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("provisioning --config %s: %w", file, err)
+	}
+	var found []*Handler
+	if app, err := ctx.App("http"); err == nil {
+		for _, srv := range app.(*caddyhttp.App).Servers {
+			found = appendHandlers(found, srv.Routes)
+		}
+	}
+	var names []string
+	var pick []*Handler
+	for _, h := range found {
+		if h.mode == connectMode || h.sdk == join.Video {
+			continue
+		}
+		names = append(names, h.Name)
+		if name == "" || h.Name == name {
+			pick = append(pick, h)
+		}
+	}
+	switch {
+	case len(names) == 0:
+		return nil, fmt.Errorf("--config %s has no zoom_signature handler that signs Meeting SDK joins", file)
+	case len(pick) == 0:
+		return nil, fmt.Errorf("--config %s has no zoom_signature handler named %q; its handlers are %s", file, name, strings.Join(names, ", "))
+	case len(pick) > 1:
+		return nil, fmt.Errorf("--config %s has several zoom_signature handlers (%s); name one with --handler (give each a name option)", file, strings.Join(names, ", "))
+	}
+	return pick[0], nil
+}
+
+// appendHandlers walks routes, and the subroutes that handle, route and
+// site blocks make, for zoom_signature handlers.
+func appendHandlers(found []*Handler, routes caddyhttp.RouteList) []*Handler {
+	for _, rt := range routes {
+		for _, mh := range rt.Handlers {
+			switch v := mh.(type) {
+			case *Handler:
+				found = append(found, v)
+			case *caddyhttp.Subroute:
+				found = appendHandlers(found, v.Routes)
+			}
+		}
+	}
+	return found
+}
+
+// principalFor is the user the command line names, as the handler would
+// resolve them from a request whose identity placeholder holds user. A
+// session token's claims are not known here.
+func (h *Handler) principalFor(user string) (*caddy.Replacer, join.Principal) {
+	repl := caddy.NewReplacer()
+	repl.Set("http.auth.user.id", user)
+	if h.identityKey != "" {
+		repl.Set(h.identityKey, user)
+	}
+	p := join.Principal{ID: user}
+	publish(repl, p)
+	return repl, h.derive(repl, p)
+}
+
+// writeReport prints the findings for a person.
+func writeReport(w io.Writer, handler string, r doctor.Report) {
+	fmt.Fprintf(w, "meeting %s through handler %s:\n", r.Meeting, handler)
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "\n%-5s %s", f.Severity, f.Code)
+		if len(f.SDKCodes) > 0 {
+			codes := make([]string, len(f.SDKCodes))
+			for i, c := range f.SDKCodes {
+				codes[i] = strconv.Itoa(c)
+			}
+			fmt.Fprintf(w, " (explains %s)", strings.Join(codes, ", "))
+		}
+		fmt.Fprintf(w, "\n  cause: %s\n", f.Cause)
+		for _, e := range f.Evidence {
+			fmt.Fprintf(w, "  evidence: %s\n", e)
+		}
+		if f.Fix != "" {
+			fmt.Fprintf(w, "  fix: %s\n", f.Fix)
+		}
+	}
 }

@@ -162,8 +162,10 @@ func (h *Handler) provisionSessions() error {
 	return nil
 }
 
-// Cleanup stops the JWKS refresh of this config.
+// Cleanup stops the JWKS refresh of this config, and takes the handler
+// out of the doctor's registry unless a newer config put its own there.
 func (h *Handler) Cleanup() error {
+	named.CompareAndDelete(h.Name, h)
 	if h.sessions != nil {
 		h.sessions.Close()
 	}
@@ -206,6 +208,14 @@ func (h *Handler) authenticate(r *http.Request, repl *caddy.Replacer) (join.Prin
 		// handler's would be: the access log's user_id reads this.
 		repl.Set("http.auth.user.id", p.ID)
 	}
+	return h.derive(repl, p), nil
+}
+
+// derive fills in what the policy and the credential steps read of a
+// user (host_when's values, the meetings claim, the ZAK's Zoom user, the
+// registrant), from the Principal and the placeholders of the request.
+// The doctor's CLI derives a user given on its command line the same way.
+func (h *Handler) derive(repl *caddy.Replacer, p join.Principal) join.Principal {
 	if r := h.HostWhen; r != nil && !r.Any {
 		p.HostValues = values(repl, p, r.Placeholder)
 	}
@@ -218,7 +228,7 @@ func (h *Handler) authenticate(r *http.Request, repl *caddy.Replacer) (join.Prin
 	if r := h.Registrant; r != nil {
 		p.Registrant = zoomapi.Registrant{Email: resolve(repl, p, r.Email), FirstName: resolve(repl, p, r.FirstName), LastName: resolve(repl, p, r.LastName)}
 	}
-	return p, nil
+	return p
 }
 
 // publish sets {http.zoom_signature.user.id} and makes the session's

@@ -33,21 +33,25 @@ import (
 
 func init() {
 	caddy.RegisterModule(Handler{})
+	caddy.RegisterModule(Doctor{})
 	httpcaddyfile.RegisterHandlerDirective("zoom_signature", parseCaddyfile)
+	httpcaddyfile.RegisterHandlerDirective("zoom_doctor", parseDoctorCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("zoom_doctor", httpcaddyfile.Before, "respond")
 	// After templates: behind basic_auth and forward_auth, so the identity
 	// exists; inside encode, so we see plain bytes; before reverse_proxy and
 	// respond, which we wrap.
 	httpcaddyfile.RegisterDirectiveOrder("zoom_signature", httpcaddyfile.After, "templates")
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "zoom-signature",
-		Usage: "sign|inspect",
+		Usage: "sign|inspect|doctor",
 		Short: "Mints or inspects Zoom SDK signatures",
 		Long: `
-Mints Zoom SDK signatures (sign) or takes one apart and names what is wrong
-with it (inspect). Run "caddy zoom-signature <command> --help" for details.
+Mints Zoom SDK signatures (sign), takes one apart and names what is wrong
+with it (inspect), or names why a join through a site's config fails
+(doctor). Run "caddy zoom-signature <command> --help" for details.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(signCommand(), inspectCommand())
+			cmd.AddCommand(signCommand(), inspectCommand(), doctorCommand())
 		},
 	})
 }
@@ -59,6 +63,11 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 	_ caddyfile.Unmarshaler       = (*Handler)(nil)
+	_ caddy.Provisioner           = (*Doctor)(nil)
+	_ caddy.Validator             = (*Doctor)(nil)
+	_ caddy.CleanerUpper          = (*Doctor)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Doctor)(nil)
+	_ caddyfile.Unmarshaler       = (*Doctor)(nil)
 )
 
 // Config words.
@@ -503,6 +512,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.AllowAnonymous {
 		h.logger.Warn("allow_anonymous is on: anyone who can reach this route gets a signature", zap.String("mode", h.Mode))
 	}
+	named.Store(h.Name, h)
 	return nil
 }
 

@@ -94,26 +94,32 @@ var statusOf = map[string]int{
 	join.CodeRegistrantEmail:           http.StatusForbidden,
 	join.CodeBackendLink:               http.StatusBadGateway,
 	// Connected Zoom accounts and OBF tokens.
-	connect.CodeNotConnected:  http.StatusConflict,
-	connect.CodeGrantRevoked:  http.StatusConflict,
-	connect.CodeOAuth:         http.StatusServiceUnavailable,
-	connect.CodeStore:         http.StatusServiceUnavailable,
-	connect.CodeOBFRateLimit:  http.StatusServiceUnavailable,
-	connect.CodeOBFTooMany:    http.StatusTooManyRequests,
-	connect.CodeOBFMeeting:    http.StatusBadGateway,
-	connect.CodeOBFUnissued:   http.StatusBadGateway,
-	connect.CodeStateMissing:  http.StatusBadRequest,
-	connect.CodeStateInvalid:  http.StatusBadRequest,
-	connect.CodeStateMismatch: http.StatusForbidden,
-	connect.CodeStateReplayed: http.StatusForbidden,
-	connect.CodeUserMismatch:  http.StatusForbidden,
-	connect.CodeDenied:        http.StatusForbidden,
-	connect.CodeCodeMissing:   http.StatusBadRequest,
-	connect.CodeCodeInvalid:   http.StatusBadRequest,
-	connect.CodeScopeMissing:  http.StatusForbidden,
-	connect.CodeUserInactive:  http.StatusForbidden,
-	connect.CodeUnauthorized:  http.StatusUnauthorized,
-	codeConnectRoute:          http.StatusNotFound,
+	connect.CodeNotConnected:    http.StatusConflict,
+	connect.CodeGrantRevoked:    http.StatusConflict,
+	connect.CodeOAuth:           http.StatusServiceUnavailable,
+	connect.CodeStore:           http.StatusServiceUnavailable,
+	connect.CodeOBFRateLimit:    http.StatusServiceUnavailable,
+	connect.CodeOBFTooMany:      http.StatusTooManyRequests,
+	connect.CodeOBFMeeting:      http.StatusBadGateway,
+	connect.CodeOBFUnissued:     http.StatusBadGateway,
+	connect.CodeStateMissing:    http.StatusBadRequest,
+	connect.CodeStateInvalid:    http.StatusBadRequest,
+	connect.CodeStateMismatch:   http.StatusForbidden,
+	connect.CodeStateReplayed:   http.StatusForbidden,
+	connect.CodeUserMismatch:    http.StatusForbidden,
+	connect.CodeDenied:          http.StatusForbidden,
+	connect.CodeCodeMissing:     http.StatusBadRequest,
+	connect.CodeCodeInvalid:     http.StatusBadRequest,
+	connect.CodeScopeMissing:    http.StatusForbidden,
+	connect.CodeUserInactive:    http.StatusForbidden,
+	connect.CodeUnauthorized:    http.StatusUnauthorized,
+	codeConnectRoute:            http.StatusNotFound,
+	zoomapi.CodeOAuthRefused:    http.StatusServiceUnavailable,
+	zoomapi.CodeUserRateLimited: http.StatusServiceUnavailable,
+	// The doctor route.
+	codeDoctorInput:   http.StatusBadRequest,
+	codeDoctorTooMany: http.StatusTooManyRequests,
+	codeDoctorHandler: http.StatusInternalServerError,
 	// This module.
 	join.CodeSigningFailed:       http.StatusInternalServerError,
 	join.CodeCredentialsConflict: http.StatusInternalServerError,
@@ -160,6 +166,9 @@ func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, p join.Pr
 	}
 	if link := h.connectLink(code); link != "" {
 		hdr.Set("Link", link)
+	}
+	if link := doctorLink(h.Name, code); link != "" {
+		hdr.Add("Link", link)
 	}
 	body := errorBody(err.Problems)
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))

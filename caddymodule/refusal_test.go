@@ -98,6 +98,11 @@ func TestStatusTable(t *testing.T) {
 		{connect.CodeUserInactive, problem.Client, 403},
 		{connect.CodeUnauthorized, problem.Client, 401},
 		{codeConnectRoute, problem.Client, 404},
+		{zoomapi.CodeOAuthRefused, problem.Config, 503},
+		{zoomapi.CodeUserRateLimited, problem.Zoom, 503},
+		{codeDoctorInput, problem.Client, 400},
+		{codeDoctorTooMany, problem.Client, 429},
+		{codeDoctorHandler, problem.Config, 500},
 	} {
 		if got := status(problem.New(c.fault, c.code, "p", "r")); got != c.status {
 			t.Errorf("%s: status %d, want %d", c.code, got, c.status)
@@ -112,8 +117,8 @@ func TestStatusTable(t *testing.T) {
 			t.Errorf("unknown code with fault %s: %d, want %d", f, got, want)
 		}
 	}
-	if len(statusOf) != 73 {
-		t.Errorf("the table has %d codes and this test 73: add the new code here", len(statusOf))
+	if len(statusOf) != 78 {
+		t.Errorf("the table has %d codes and this test 78: add the new code here", len(statusOf))
 	}
 }
 
