@@ -265,32 +265,37 @@ func TestCaddyfileFormatted(t *testing.T) {
 // TestSyntaxBlockInReadme keeps the README's syntax block equal to the
 // parser's doc comment, which is where it is written first.
 func TestSyntaxBlockInReadme(t *testing.T) {
-	src, err := os.ReadFile("caddyfile.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc []string
-	in := false
-	for _, l := range strings.Split(string(src), "\n") {
-		switch {
-		case strings.HasPrefix(l, "//\tzoom_signature [<matcher>] {"):
-			in = true
-		case in && !strings.HasPrefix(l, "//\t"):
-			in = false
+	for _, c := range []struct{ file, start, readme string }{
+		{"caddyfile.go", "zoom_signature [<matcher>] {", "The full syntax"},
+		{"doctor.go", "zoom_doctor [<matcher>]", "The doctor route's syntax"},
+	} {
+		src, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if in {
-			doc = append(doc, strings.TrimPrefix(l, "//\t"))
+		var doc []string
+		in := false
+		for _, l := range strings.Split(string(src), "\n") {
+			switch {
+			case strings.HasPrefix(l, "//\t"+c.start):
+				in = true
+			case in && !strings.HasPrefix(l, "//\t"):
+				in = false
+			}
+			if in {
+				doc = append(doc, strings.TrimPrefix(l, "//\t"))
+			}
 		}
-	}
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, block, _ := strings.Cut(string(readme), "The full syntax")
-	_, block, _ = strings.Cut(block, "```caddy-d\n")
-	block, _, _ = strings.Cut(block, "```")
-	if want := strings.Join(doc, "\n") + "\n"; len(doc) < 10 || block != want {
-		t.Fatalf("the README's syntax block differs from UnmarshalCaddyfile's doc comment:\nREADME:\n%s\ndoc:\n%s", block, want)
+		readme, err := os.ReadFile("../README.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, block, _ := strings.Cut(string(readme), c.readme)
+		_, block, _ = strings.Cut(block, "```caddy-d\n")
+		block, _, _ = strings.Cut(block, "```")
+		if want := strings.Join(doc, "\n") + "\n"; len(doc) < 5 || block != want {
+			t.Fatalf("the README's syntax block differs from %s's doc comment:\nREADME:\n%s\ndoc:\n%s", c.file, block, want)
+		}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi/zoomtest"
 )
@@ -488,4 +490,37 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%x", b)
+}
+
+// TestDoctorConfig: each bad zoom_doctor config is refused with the fix,
+// from a Caddyfile and (Validate) from JSON alike.
+func TestDoctorConfig(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"zoom_doctor", "needs for, the name of the zoom_signature handler"},
+		{"zoom_doctor join extra", "wrong argument count"},
+		{"zoom_doctor join {\n\tper_minute x\n}", `per_minute "x" is not a whole number`},
+		{"zoom_doctor join {\n\tper_minute 1000\n}", "per_minute 1000 is out of range; use 1 to 600"},
+		{"zoom_doctor join {\n\tcache_for 1h\n}", "cache_for 1h0m0s is out of range; use up to 10m"},
+		{"zoom_doctor join {\n\tcache_for soon\n}", `cache_for "soon" is not a duration`},
+		{"zoom_doctor join {\n\tlinky /x\n}", `zoom_doctor has no option "linky"`},
+		{"zoom_doctor join {\n\tfor\n}", "wrong argument count"},
+	} {
+		var d Doctor
+		err := d.UnmarshalCaddyfile(caddyfile.NewTestDispenser(c.in))
+		if err == nil {
+			err = d.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.in, err, c.want)
+		}
+	}
+	var d Doctor
+	if err := json.Unmarshal([]byte(`{"for":"join","per_minute":-1}`), &d); err != nil || d.Validate() == nil {
+		t.Error("JSON: a negative per_minute is refused")
+	}
+	d = Doctor{}
+	if err := d.UnmarshalCaddyfile(caddyfile.NewTestDispenser("zoom_doctor {\n\tfor join\n\tper_minute 3\n\tcache_for 5s\n\tlink /why\n}")); err != nil || d.Validate() != nil ||
+		d.For != "join" || d.PerMinute != 3 || time.Duration(d.CacheFor) != 5*time.Second || d.Link != "/why" {
+		t.Errorf("a good config: %+v %v", d, err)
+	}
 }
