@@ -277,13 +277,24 @@ func resolve(repl *caddy.Replacer, p join.Principal, tmpl string) string {
 }
 
 // values is a template's value as a list: the elements of an array claim,
-// or the one resolved string.
+// the members of a request header (a list by RFC 9110, section 5.6.1, as
+// forward_auth's Remote-Groups: "staff,zoom-hosts"), or the one resolved
+// string.
 func values(repl *caddy.Replacer, p join.Principal, tmpl string) []string {
 	if key := placeholderKey(tmpl); key != "" {
 		if v, ok := ownValue(p, key); ok {
 			return claimStrings(v)
 		}
 		v, _ := repl.Get(key)
+		if strings.HasPrefix(key, "http.request.header.") {
+			var out []string
+			for _, m := range strings.Split(caddy.ToString(v), ",") {
+				if m = strings.TrimSpace(m); m != "" {
+					out = append(out, m)
+				}
+			}
+			return out
+		}
 		return claimStrings(v)
 	}
 	return claimStrings(repl.ReplaceAll(tmpl, ""))

@@ -467,6 +467,16 @@ func TestOBFExample(t *testing.T) {
 	if r = join("bob", mtgObfExternal); r.status != 409 || r.errorCode(t) != "zoom_not_connected" || r.header.Get("Link") == "" {
 		t.Fatalf("bob: %d %s", r.status, r.body)
 	}
+	// The example's doctor route: bob's external join fails for want of a
+	// connected account, alice's carries her OBF token.
+	doc := p.instance(t)
+	doc.password = "demo"
+	for user, want := range map[string]string{"bob": `"code":"meeting_external","severity":"error"`, "alice": `"code":"meeting_external","severity":"info"`} {
+		r := doc.do("POST", "/zoom/doctor", user, `{"meetingNumber":"`+mtgObfExternal+`","role":0,"sdkCode":4012}`)
+		if r.status != 200 || !strings.Contains(string(r.body), want) {
+			t.Fatalf("doctor for %s: %d %s", user, r.status, r.body)
+		}
+	}
 	st := e.get(t, p.base+"/zoom/connect/status", "alice", "")
 	if b, _ := io.ReadAll(st.Body); !strings.Contains(string(b), `"connected":true`) {
 		t.Fatalf("status: %s", b)
