@@ -3,19 +3,23 @@ package caddymodule
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session/sessiontest"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi/zoomtest"
 )
 
 // exampleApp stands in for the site's app behind the examples: it answers
@@ -231,4 +235,122 @@ func TestExampleFlows(t *testing.T) {
 			t.Fatalf("the SDK assets: %v", r.header)
 		}
 	})
+}
+
+// TestDropInRecipe runs the README's "Drop it in front of your site" as
+// it stands: its commands in a shell, its Caddyfile with only what it asks
+// the reader to fill in (the hash, the app's address and the site's
+// port), against a tiny app that asks for host for alice, and the Zoom
+// stand-in for the ZAK of alice@example.com.
+func TestDropInRecipe(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "<!-- TestDropInRecipe runs the blocks below as they stand -->")
+	if !ok {
+		t.Fatal("the README has no drop-in recipe marker")
+	}
+	block := func(lang string) string {
+		t.Helper()
+		var b string
+		if _, rest, ok = strings.Cut(rest, "```"+lang+"\n"); ok {
+			b, rest, ok = strings.Cut(rest, "```")
+		}
+		if !ok {
+			t.Fatalf("the recipe lost its %s block", lang)
+		}
+		return b
+	}
+	prepare, caddyfile, run := block("sh"), block("caddyfile"), block("sh")
+
+	bin := buildCaddy(t)
+	dir := t.TempDir()
+	z := zoomtest.New("alice@example.com")
+	t.Cleanup(z.Close)
+	leakWatch.Lock()
+	leakWatch.secrets = append(leakWatch.secrets, z.ClientSecret)
+	leakWatch.Unlock()
+	port := freePort(t)
+	env := append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir,
+		"ZOOM_SDK_KEY="+testKey, "ZOOM_SDK_SECRET="+testSecret, "ZOOM_ACCOUNT_ID="+z.AccountID, "ZOOM_CLIENT_ID="+z.ClientID,
+		"ZOOM_CLIENT_SECRET="+z.ClientSecret, "ZOOM_OAUTH_URL="+z.OAuthURL(), "ZOOM_API_URL="+z.APIURL(),
+		fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", freePort(t)))
+	sh := func(script string) string {
+		t.Helper()
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		return string(out)
+	}
+	hash := strings.TrimSpace(sh(prepare))
+	if !strings.HasPrefix(hash, "$2a$") {
+		t.Fatalf("caddy hash-password printed %q", hash)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "zoom_sdk_secret")); err != nil || string(b) != testSecret {
+		t.Fatalf("the secret file: %q %v", b, err)
+	}
+	// The app: alice is a host of hers, everyone else attends.
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		role := 0
+		if r.Header.Get("X-Zoom-User") == "alice" {
+			role = 1
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"meetingNumber":"85746065432","role":%d,"userName":%q}`, role, r.Header.Get("X-Zoom-User"))
+	}))
+	t.Cleanup(app.Close)
+	fill := strings.NewReplacer("<the hash from caddy hash-password>", hash, "localhost:3000", strings.TrimPrefix(app.URL, "http://"),
+		"http://localhost:8080", fmt.Sprintf("http://localhost:%d", port))
+	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(fill.Replace(caddyfile)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start, curl, ok := strings.Cut(strings.TrimSpace(run), "\n")
+	if !ok || !strings.HasPrefix(start, "caddy run") || !strings.HasPrefix(curl, "curl ") {
+		t.Fatalf("the recipe's last block is no longer `caddy run` and a curl:\n%s", run)
+	}
+	logPath := filepath.Join(logDir, fmt.Sprintf("dropin-%d.log", port))
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "-c", "exec "+start)
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	leakWatch.Lock()
+	leakWatch.logs = append(leakWatch.logs, logPath)
+	leakWatch.started = true
+	leakWatch.Unlock()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logFile.Close() })
+	base := fmt.Sprintf("http://localhost:%d", port)
+	for i := 0; ; i++ {
+		if resp, err := http.Get(base); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i == 300 {
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("caddy run did not start:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The README's curl, as written but for the port.
+	out := sh(fill.Replace(curl))
+	watchResponse([]byte(out), nil)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("the curl printed %s", out)
+	}
+	if m["signature"] == nil || m["sdkKey"] != testKey || m["role"] != float64(1) || m["zak"] != z.LastZAK("alice@example.com") || m["zak"] == "" {
+		t.Fatalf("alice, a host: %s", out)
+	}
+	c := &instance{t: t, base: base, logPath: logPath, client: http.DefaultClient, password: "choose-a-password"}
+	if r := c.do("GET", "/api/meetings/85746065432/join-config", "", ""); r.status != 401 {
+		t.Fatalf("nobody: %d %s", r.status, r.body)
+	}
 }

@@ -134,7 +134,7 @@ func (h *Handler) provisionSessions() error {
 		warnLiteralSecret(h.logger, "session_jwt hmac_secret", c.HMACSecret)
 		secret := repl.ReplaceAll(c.HMACSecret, "")
 		if secret == "" {
-			return fmt.Errorf("session_jwt hmac_secret %q resolved to an empty value; set the variable or file it names", c.HMACSecret)
+			return emptyValue("session_jwt hmac_secret", c.HMACSecret)
 		}
 		cfg.HMACSecret = []byte(secret)
 	case c.PublicKey != "":

@@ -336,6 +336,18 @@ func placeholdersOnly(v string) string {
 	return "[written into the config]"
 }
 
+// emptyValue is the error of a credential that resolved to nothing. It
+// names the Caddyfile's trap: there {file.NAME} with a bare file name is
+// the shorthand for the request path's file name
+// ({http.request.uri.path.file.NAME}), empty when the config loads.
+func emptyValue(option, raw string) error {
+	if name, ok := strings.CutPrefix(raw, "{http.request.uri.path.file."); ok {
+		name = strings.TrimSuffix(name, "}")
+		return fmt.Errorf("%s resolved to an empty value: in a Caddyfile, {file.%s} is the shorthand for the requested path's file name, not the file %s; write the file's path with a slash, such as {file../%s} or {file./run/secrets/%s}", option, name, name, name, name)
+	}
+	return fmt.Errorf("%s %q resolved to an empty value; set the environment variable or file it names", option, raw)
+}
+
 // warnLiteralSecret warns about a secret written into the config itself:
 // a literal, or a {$VAR} the Caddyfile adapter resolved, which both end up
 // in Caddy's saved config (autosave.json, the admin API's GET /config/).
@@ -444,10 +456,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	warnLiteralSecret(h.logger, "sdk_secret", h.SDKSecret)
 	if key == "" {
-		return fmt.Errorf("sdk_key %q resolved to an empty value; set the environment variable or file it names", h.SDKKey)
+		return emptyValue("sdk_key", h.SDKKey)
 	}
 	if secret == "" {
-		return fmt.Errorf("sdk_secret %q resolved to an empty value; set the environment variable or file it names", h.SDKSecret)
+		return emptyValue("sdk_secret", h.SDKSecret)
 	}
 	if secret != strings.TrimSpace(secret) {
 		// A trailing space or newline in the secret is a classic cause of

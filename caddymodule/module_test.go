@@ -22,6 +22,8 @@ func TestProvisionErrors(t *testing.T) {
 		{"empty secret", Handler{SDKKey: "k", SDKSecret: "{env.ZS_UNSET}"}, `sdk_secret "{env.ZS_UNSET}" resolved to an empty value`},
 		{"empty key", Handler{SDKKey: "{env.ZS_UNSET}", SDKSecret: "{env.ZS_SET}"}, `sdk_key "{env.ZS_UNSET}" resolved to an empty value`},
 		{"missing secret file", Handler{SDKKey: "k", SDKSecret: "{file./nonexistent/zoom_secret}"}, "resolved to an empty value"},
+		// What the Caddyfile makes of {file.zoom_sdk_secret}.
+		{"file shorthand", Handler{SDKKey: "k", SDKSecret: "{http.request.uri.path.file.zoom_sdk_secret}"}, "{file.zoom_sdk_secret} is the shorthand for the requested path's file name, not the file zoom_sdk_secret; write the file's path with a slash, such as {file../zoom_sdk_secret}"},
 		{"empty session secret", Handler{SDKKey: "k", SDKSecret: "{env.ZS_SET}", SessionJWT: &SessionJWT{HMACSecret: "{env.ZS_UNSET}"}}, "hmac_secret"},
 		{"bad public key file", Handler{SDKKey: "k", SDKSecret: "{env.ZS_SET}", SessionJWT: &SessionJWT{PublicKey: "/nonexistent.pem", Algorithms: []string{"RS256"}}}, "public_key"},
 		{"empty zak credentials", Handler{SDKKey: "k", SDKSecret: "{env.ZS_SET}", Zak: &ZAKConfig{AccountID: "{env.ZS_UNSET}", ClientID: "c", ClientSecret: "{env.ZS_SET}"}}, "zak needs account_id"},
