@@ -140,13 +140,9 @@ func (meetingFormat) FromConfig(d *joinconfig.Doc, f Fields) (Ask, *problem.Erro
 }
 
 func (meetingFormat) FromRequest(body []byte) (Ask, *problem.Error) {
-	m, err := signature.ParseMeetingRequest(body)
+	m, err := signature.ParseWebMeetingRequest(body)
 	if err != nil {
 		return Ask{}, clientError(err)
-	}
-	if m.Native {
-		return Ask{}, problem.New(problem.Client, CodeMeetingMissing, "meetingNumber",
-			`the request has neither meetingNumber nor role; send {"meetingNumber":"85746065432","role":0} as a JSON body (web joins need both, and this endpoint never signs native-SDK tokens)`)
 	}
 	return Ask{From: FromClient, Meeting: m.MeetingNumber.Digits, Role: m.Role, ExpiresIn: m.ExpiresIn, meeting: m}, nil
 }

@@ -147,7 +147,7 @@ const (
 	CodeHostNotAllowed       = "host_not_allowed"
 	CodeMeetingNotAllowed    = "meeting_not_allowed"
 	CodeExpirationNotAllowed = "expiration_not_allowed"
-	CodeMeetingMissing       = "meeting_number_missing"
+	CodeMeetingMissing       = signature.CodeMeetingNumberMissing
 	CodeBackendMeeting       = "join_config_meeting_number"
 	CodeBackendRole          = "join_config_role"
 	CodeBackendSession       = "join_config_session_name"

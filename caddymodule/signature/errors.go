@@ -10,6 +10,7 @@ const (
 	CodeInvalidRole          = "invalid_role"
 	CodeInvalidMeetingNumber = "invalid_meeting_number"
 	CodeInvalidExpiration    = "invalid_expiration"
+	CodeMeetingNumberMissing = "meeting_number_missing"
 )
 
 // problems collects every validation failure of one request, in the order

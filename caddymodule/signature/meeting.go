@@ -15,14 +15,10 @@ type MeetingNumber struct {
 	Numeric bool
 }
 
-// ParseMeetingNumber removes spaces and dashes from s and checks that 9 to
-// 11 digits remain.
+// ParseMeetingNumber removes dashes and white space (every character
+// JavaScript's \s matches) from s and checks that 9 to 11 digits remain.
 func ParseMeetingNumber(s string) (MeetingNumber, error) {
-	if !strings.ContainsAny(s, " -\t\u00a0") {
-		if validDigits(s) {
-			return MeetingNumber{Digits: s}, nil
-		}
-	} else if d := stripSeparators(s); validDigits(d) {
+	if d := stripSeparators(s); validDigits(d) {
 		return MeetingNumber{Digits: d}, nil
 	}
 	return MeetingNumber{}, fail(badMeetingNumber("meetingNumber", strconv.Quote(s)))
@@ -40,7 +36,7 @@ func badMeetingNumber(property, got string) problem.Problem {
 	return problem.Problem{
 		Code:     CodeInvalidMeetingNumber,
 		Property: property,
-		Reason:   "Value " + got + " is not a Zoom meeting number: expected 9 to 11 digits (spaces and dashes are removed); check that the meeting number reached the signer",
+		Reason:   "Value " + got + " is not a Zoom meeting number: expected 9 to 11 digits (dashes and white space are removed); check that the meeting number reached the signer",
 	}
 }
 

@@ -24,6 +24,18 @@ import (
 // sample does. IssuedAt is left for the caller, and so is ExpiresIn when the
 // body has no expirationSeconds (it is 0 then; the sample uses 7200).
 func ParseMeetingRequest(body []byte) (Meeting, error) {
+	return parseMeetingRequest(body, false)
+}
+
+// ParseWebMeetingRequest is ParseMeetingRequest for a web join, which needs
+// mn and role: a body with neither is refused with CodeMeetingNumberMissing
+// whatever else is wrong with it, after the sample's own errors and before
+// this package's other checks (the README's native difference).
+func ParseWebMeetingRequest(body []byte) (Meeting, error) {
+	return parseMeetingRequest(body, true)
+}
+
+func parseMeetingRequest(body []byte, web bool) (Meeting, error) {
 	fields, err := parseObject(body, "meetingNumber", "role", "expirationSeconds", "videoWebRtcMode")
 	if err != nil {
 		return Meeting{}, err
@@ -32,6 +44,9 @@ func ParseMeetingRequest(body []byte) (Meeting, error) {
 
 	var errs, extra problems
 	m := Meeting{Native: !mnF.Exists() && !roleF.Exists()}
+	if web && m.Native {
+		extra.add(CodeMeetingNumberMissing, "meetingNumber", `the request has neither meetingNumber nor role; send {"meetingNumber":"85746065432","role":0} as a JSON body (web joins need both, and this endpoint never signs native-SDK tokens)`)
+	}
 	if mnF.Exists() != roleF.Exists() {
 		errs.add(CodeMissingField, "$schema", "If one of the following properties is present, all or none must be present: meetingNumber, role")
 	}
@@ -129,7 +144,7 @@ func ParseVideoRequest(body []byte) (Video, error) {
 }
 
 // MeetingNumberFrom reads a meeting number from the raw JSON of a value (nil
-// when there is none): a string with optional spaces and dashes, or an
+// when there is none): a string with optional dashes and white space, or an
 // integral number, 9 to 11 digits.
 func MeetingNumberFrom(raw []byte) (MeetingNumber, error) {
 	return meetingNumberFrom(gjson.ParseBytes(raw))

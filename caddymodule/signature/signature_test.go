@@ -2,12 +2,15 @@ package signature
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"strconv"
 	"unicode/utf8"
 
 	"fmt"
 	"math"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -88,6 +91,42 @@ func TestMeetingNumbers(t *testing.T) {
 	}
 }
 
+// TestMeetingNumberSeparators strips each separator the README's
+// meeting-number-normalised entry lists, alone as well as beside a space:
+// ParseMeetingNumber once stripped them only when a space, dash, tab or
+// no-break space was also present, so "8574606543\n" was refused.
+func TestMeetingNumberSeparators(t *testing.T) {
+	seps := []rune{'-', ' ', '\t', '\n', '\v', '\f', '\r', 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff}
+	for r := rune(0x2000); r <= 0x200a; r++ {
+		seps = append(seps, r)
+	}
+	for _, r := range seps {
+		for _, in := range []string{"8574606543" + string(r), "857" + string(r) + "4606" + string(r) + "5432", string(r) + " 8574606543"} {
+			want := strings.Map(func(c rune) rune {
+				if c >= '0' && c <= '9' {
+					return c
+				}
+				return -1
+			}, in)
+			mn, err := ParseMeetingNumber(in)
+			if err != nil || mn.Digits != want || mn.Numeric {
+				t.Errorf("ParseMeetingNumber(%q) = %+v, %v; want %s", in, mn, err, want)
+			}
+			raw, _ := json.Marshal(in)
+			if mn, err := MeetingNumberFrom(raw); err != nil || mn.Digits != want {
+				t.Errorf("MeetingNumberFrom(%s) = %+v, %v; want %s", raw, mn, err, want)
+			}
+		}
+	}
+	// Not separators: JavaScript's \s has no U+180E (no longer a space
+	// since Unicode 6.3), no U+200B, no U+0085, and no other punctuation.
+	for _, r := range []rune{0x180e, 0x200b, 0x85, '.', '_', '+', 0x2212} {
+		if mn, err := ParseMeetingNumber("8574606543" + string(r)); err == nil {
+			t.Errorf("ParseMeetingNumber(%q) = %+v, want an error", "8574606543"+string(r), mn)
+		}
+	}
+}
+
 func TestRoleFrom(t *testing.T) {
 	for in, want := range map[string]int{`0`: 0, `1`: 1, `"0"`: 0, `"1"`: 1, `1.0`: 1} {
 		if got, err := RoleFrom([]byte(in)); err != nil || got != want {
@@ -141,6 +180,48 @@ func TestNativeRequests(t *testing.T) {
 	m, err := ParseMeetingRequest([]byte(`{"meetingNumber":"123456789","role":0}`))
 	if err != nil || m.Native {
 		t.Fatalf("meeting request parsed as native: %+v %v", m, err)
+	}
+}
+
+// TestWebNativeRequests holds a web join to the README's native
+// difference: a body with neither meetingNumber nor role is refused with
+// meeting_number_missing whatever else is wrong with it, after the
+// sample's errors and before our other checks. It once came only when the
+// body was otherwise valid, so {"videoWebRtcMode":"\u00a01"} got the
+// "plain number" error alone.
+func TestWebNativeRequests(t *testing.T) {
+	const missing, field, exp = CodeMeetingNumberMissing, CodeInvalidField, CodeInvalidExpiration
+	for body, want := range map[string][]string{
+		``:                                {missing},
+		`{}`:                              {missing},
+		`[]`:                              {missing},
+		`{"expirationSeconds":86400}`:     {missing},
+		`{"videoWebRtcMode":"\u00a01"}`:   {missing, field},
+		`{"videoWebRtcMode":" 1"}`:        {missing, field},
+		`{"expirationSeconds":5}`:         {exp, missing},
+		`{"videoWebRtcMode":"x"}`:         {field, missing},
+		`{"expirationSeconds":"1800.5"}`:  {missing, exp},
+		`{"meetingNumber":"85746065432"}`: {CodeMissingField},
+		`{"role":0}`:                      {CodeMissingField},
+		`{"meetingNumber":"8574606543\n","role":0}`: nil,
+	} {
+		m, err := ParseWebMeetingRequest([]byte(body))
+		var got []string
+		if pe := problem.As(err); pe != nil {
+			for _, p := range pe.Problems {
+				got = append(got, p.Code)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("ParseWebMeetingRequest(%s) = %v; want codes %v", body, err, want)
+		}
+		if want == nil && (m.Native || m.MeetingNumber.Digits != "8574606543") {
+			t.Errorf("ParseWebMeetingRequest(%s) = %+v", body, m)
+		}
+	}
+	// The CLI still mints native tokens.
+	if m, err := ParseMeetingRequest([]byte(`{}`)); err != nil || !m.Native {
+		t.Errorf("ParseMeetingRequest({}) = %+v, %v; want native", m, err)
 	}
 }
 
@@ -228,10 +309,18 @@ func BenchmarkParseMeetingRequest(b *testing.B) {
 // FuzzParseRequests feeds arbitrary bodies to both sample parsers: they
 // must never panic, and whatever they accept must mint, or fail with
 // a *problem.Error, never with anything else.
+func problemsOf(err error) []problem.Problem {
+	if pe := problem.As(err); pe != nil {
+		return pe.Problems
+	}
+	return nil
+}
+
 func FuzzParseRequests(f *testing.F) {
 	for _, s := range []string{`{"meetingNumber":"85746065432","role":0}`, `{}`, `[]`, `{"role":"0x1"}`,
 		`{"sessionName":"Café","role":1,"geoRegions":["US"," DE"]}`, `{"meetingNumber":8.5746065432e10,"role":"1abc"}`, `5`, ``,
-		`{"role":` + strings.Repeat("[", 200) + `}`, strings.Repeat(`{"a":`, 70) + `0` + strings.Repeat("}", 70)} {
+		`{"role":` + strings.Repeat("[", 200) + `}`, strings.Repeat(`{"a":`, 70) + `0` + strings.Repeat("}", 70),
+		`{"videoWebRtcMode":"\u00a01"}`, `{"meetingNumber":"8574606543\u2028","role":0}`} {
 		f.Add([]byte(s))
 	}
 	s, _ := NewSigner("key", "secret")
@@ -245,6 +334,15 @@ func FuzzParseRequests(f *testing.F) {
 			}
 		} else if problem.As(err) == nil {
 			t.Fatalf("error of type %T", err)
+		}
+		// A web join is the same request, refused when it is native.
+		m, err := ParseMeetingRequest(body)
+		web, werr := ParseWebMeetingRequest(body)
+		switch {
+		case m.Native && !slices.ContainsFunc(problemsOf(werr), func(p problem.Problem) bool { return p.Code == CodeMeetingNumberMissing }):
+			t.Fatalf("web join of native %q not refused: %v", body, werr)
+		case !m.Native && (!reflect.DeepEqual(web, m) || (err == nil) != (werr == nil)):
+			t.Fatalf("web join of %q = %+v, %v; want %+v, %v", body, web, werr, m, err)
 		}
 		if v, err := ParseVideoRequest(body); err == nil {
 			if v.ExpiresIn == 0 {
