@@ -1,9 +1,16 @@
 package caddymodule
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -32,7 +39,10 @@ import (
 // reached, so zoom.us resolves to standIn, which checks a signature the way
 // Zoom's join endpoint does and answers in its shape; the SDK turns the
 // answer into its own error codes (3712 for an invalid signature, 3705 for
-// an expired one).
+// an expired one). Past the signature, it checks the meeting as Zoom does,
+// against the meetings of the Zoom fake's account; an anonymous join of a
+// meeting outside the account goes on to a stand-in meeting server (RWG),
+// which refuses it, as Zoom's does.
 
 // browserNeeds finds Chromium and the SDK. Without them the suite is
 // skipped with the command that installs them, except under CI=true, where
@@ -66,6 +76,7 @@ type standIn struct {
 	*httptest.Server
 	mu       sync.Mutex
 	received []url2
+	account  map[string]zoomtest.Meeting // the app's account, as addMeeting gave it to the Zoom fake
 }
 
 type url2 struct {
@@ -73,10 +84,19 @@ type url2 struct {
 	passcode, userEmail, tk, obfToken              string
 }
 
-const standInAccepted = "stand-in: signature accepted"
+// The stand-in's verdicts. wc/info answers the first with Zoom's code 200,
+// whose text the SDK maps, and registration with code 3099; it lets an
+// anonymous join of an external meeting through to the meeting server,
+// which refuses it with 13296.
+const (
+	standInAccepted     = "stand-in: signature accepted"
+	standInRegistration = "stand-in: registration required"
+	standInToRWG        = "stand-in: on to the meeting server"
+	standInAnonymous    = "stand-in: anonymous join to an external meeting"
+)
 
 func newStandIn(t *testing.T, key, secret, sdkDir string) *standIn {
-	s := &standIn{}
+	s := &standIn{account: map[string]zoomtest.Meeting{}}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if origin := r.Header.Get("Origin"); origin != "" {
 			w.Header().Set("Access-Control-Allow-Origin", origin)
@@ -94,7 +114,16 @@ func newStandIn(t *testing.T, key, secret, sdkDir string) *standIn {
 			http.ServeFile(w, r, filepath.Join(sdkDir, filepath.FromSlash(path.Clean(p))))
 			return
 		}
-		if r.URL.Path != "/api/v1/wc/info" {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/wc/ping/"):
+			// Zoom's RWC names the meeting server to connect to.
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"rwg":"zoom.us","rwcAuth":"stand-in-rwc-auth"}`)
+			return
+		case strings.HasPrefix(r.URL.Path, "/wc/api/"):
+			s.rwg(w, r)
+			return
+		case r.URL.Path != "/api/v1/wc/info":
 			http.NotFound(w, r)
 			return
 		}
@@ -107,12 +136,27 @@ func newStandIn(t *testing.T, key, secret, sdkDir string) *standIn {
 		// The SDK URI-encodes the passcode before the form encodes it
 		// again; Zoom decodes both.
 		got.passcode, _ = url.QueryUnescape(r.PostForm.Get("passWord"))
+		code := 200
 		got.verdict = judge(got, key, secret)
 		s.mu.Lock()
+		if got.verdict == standInAccepted {
+			code, got.verdict = s.admit(got)
+		}
 		s.received = append(s.received, got)
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"status":false,"errorCode":200,"errorMessage":%q}`, got.verdict)
+		if got.verdict == standInToRWG {
+			// What the SDK needs to find the meeting server: the RWC to
+			// ask (encryptedRWC, a JSON object of host and token, as a
+			// string) and the meeting's ids.
+			rwc, _ := json.Marshal(map[string]string{"zoom.us": "stand-in-rwc-token"})
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": true, "errorCode": 0, "result": map[string]any{
+				"mid": "stand-in-mid", "meetingNumber": got.meetingNumber, "userName": r.PostForm.Get("userName"),
+				"ts": fmt.Sprint(time.Now().UnixMilli()), "auth": "stand-in-auth", "sign": "stand-in-sign",
+				"encryptedRWC": string(rwc), "meetingOptions": "{}", "isWebinar": "0"}})
+			return
+		}
+		fmt.Fprintf(w, `{"status":false,"errorCode":%d,"errorMessage":%q}`, code, got.verdict)
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -148,6 +192,177 @@ func judge(r url2, key, secret string) string {
 		return "Invalid signature."
 	}
 	return standInAccepted
+}
+
+// addMeeting gives the app's account a meeting, at the Zoom fake's REST
+// API and here, so that the two Zooms agree on it.
+func (s *standIn) addMeeting(z *zoomtest.Server, id string, m zoomtest.Meeting) {
+	z.AddMeeting(id, m)
+	s.mu.Lock()
+	s.account[id] = m
+	s.mu.Unlock()
+}
+
+// admit checks what wc/info checks of a join whose signature holds. A
+// meeting that requires registration needs the registrant's tk: server
+// code 3099, which the 6.2.0 SDK shows as 3099. A meeting outside the
+// account needs the host's ZAK or an OBF token since 2026-03-02, and
+// the Component View sends the OBF token to the meeting server only, so a
+// join that sent wc/info neither goes on to it (see rwg). s.mu is held.
+func (s *standIn) admit(r url2) (code int, verdict string) {
+	m, own := s.account[r.meetingNumber]
+	switch {
+	case own && m.Approval != 2 && r.tk == "" && r.zak == "":
+		return 3099, standInRegistration
+	case !own && r.zak == "" && r.obfToken == "":
+		return 0, standInToRWG
+	}
+	return 200, standInAccepted
+}
+
+// rwg plays Zoom's meeting server (RWG), which the SDK reaches over a
+// WebSocket once wc/info lets a join through and the RWC ping names it. It
+// says READY (evt 0), reads the launch parameters (evt 4301), and answers
+// the join (evt 4098) with res 13296, an anonymous join of another
+// account's meeting, when they carry neither an OBF token nor a ZAK. The
+// 6.2.0 SDK maps that code, as it does the RWG's others, to 4012; wc/info
+// answering 13296 would be only a 200, "Fail to join". It plays no
+// meeting: a join with credentials is left unanswered.
+func (s *standIn) rwg(w http.ResponseWriter, r *http.Request) {
+	ws, err := acceptWebSocket(w, r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	defer ws.Close()
+	if err := ws.writeText(`{"evt":0,"body":{"status":"READY"},"seq":0}`); err != nil {
+		return
+	}
+	for {
+		msg, err := ws.readText()
+		if err != nil {
+			return
+		}
+		var m struct {
+			Evt  int `json:"evt"`
+			Body struct {
+				OBFToken string `json:"obfToken"`
+				ZAK      string `json:"zak"`
+				TK       string `json:"tk"`
+			} `json:"body"`
+		}
+		if json.Unmarshal(msg, &m) != nil || m.Evt != 4301 {
+			continue
+		}
+		got := url2{meetingNumber: path.Base(r.URL.Path), obfToken: m.Body.OBFToken, zak: m.Body.ZAK, tk: m.Body.TK}
+		if got.obfToken == "" && got.zak == "" {
+			got.verdict = standInAnonymous
+		}
+		s.mu.Lock()
+		s.received = append(s.received, got)
+		s.mu.Unlock()
+		if got.verdict == standInAnonymous {
+			_ = ws.writeText(`{"evt":4098,"body":{"res":13296},"seq":1}`)
+		}
+	}
+}
+
+// webSocket is the server end of a WebSocket (RFC 6455), as much as the
+// rwg stand-in needs: unfragmented text frames, no extensions.
+type webSocket struct {
+	net.Conn
+	rw *bufio.ReadWriter
+}
+
+func acceptWebSocket(w http.ResponseWriter, r *http.Request) (*webSocket, error) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
+		return nil, errors.New("not a WebSocket request")
+	}
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	fmt.Fprintf(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+		base64.StdEncoding.EncodeToString(sum[:]))
+	return &webSocket{conn, rw}, rw.Flush()
+}
+
+func (ws *webSocket) writeText(msg string) error {
+	hdr := []byte{0x81} // FIN, text
+	switch n := len(msg); {
+	case n < 126:
+		hdr = append(hdr, byte(n))
+	case n < 1<<16:
+		hdr = append(hdr, 126, byte(n>>8), byte(n))
+	default:
+		hdr = binary.BigEndian.AppendUint64(append(hdr, 127), uint64(n))
+	}
+	ws.rw.Write(hdr)
+	ws.rw.WriteString(msg)
+	return ws.rw.Flush()
+}
+
+// readText reads the next data frame, unmasked; a close frame or a broken
+// connection is an error.
+func (ws *webSocket) readText() ([]byte, error) {
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(ws.rw, h[:]); err != nil {
+			return nil, err
+		}
+		n := uint64(h[1] & 0x7f)
+		switch n {
+		case 126:
+			var b [2]byte
+			if _, err := io.ReadFull(ws.rw, b[:]); err != nil {
+				return nil, err
+			}
+			n = uint64(binary.BigEndian.Uint16(b[:]))
+		case 127:
+			var b [8]byte
+			if _, err := io.ReadFull(ws.rw, b[:]); err != nil {
+				return nil, err
+			}
+			n = binary.BigEndian.Uint64(b[:])
+		}
+		if n > 1<<20 {
+			return nil, fmt.Errorf("frame of %d bytes", n)
+		}
+		var mask [4]byte
+		if h[1]&0x80 != 0 {
+			if _, err := io.ReadFull(ws.rw, mask[:]); err != nil {
+				return nil, err
+			}
+		}
+		msg := make([]byte, n)
+		if _, err := io.ReadFull(ws.rw, msg); err != nil {
+			return nil, err
+		}
+		for i := range msg {
+			msg[i] ^= mask[i%4]
+		}
+		switch h[0] & 0x0f {
+		case 0x8:
+			return nil, io.EOF
+		case 0x1, 0x2:
+			return msg, nil
+		}
+	}
+}
+
+// since returns what the stand-in received after its first n requests.
+func (s *standIn) since(n int) []url2 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url2(nil), s.received[min(n, len(s.received)):]...)
+}
+
+func (s *standIn) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.received)
 }
 
 func (s *standIn) last() url2 {
@@ -250,6 +465,29 @@ http://:{PORT} {
 		header Content-Type application/json
 		respond ` + "`" + `{"meetingNumber":"912 3456 7890","role":0,"passWord":"","userName":"{http.auth.user.id}"}` + "`" + `
 	}
+	# A handler the join doctor diagnoses, with no registrant step, and
+	# OBF tokens only where its backend asks for them (it never does).
+	@doctored path /api/doctored/join-config /zoom/doctor
+	basic_auth @doctored {
+		attendee {HASH}
+		nomad {HASH}
+	}
+	zoom_signature /api/doctored/join-config {
+		name doctored
+		sdk_key ` + testKey + `
+		sdk_secret {env.ZS_TEST_SECRET}
+		` + zoomAPIBlock + `
+		` + strings.Replace(obfApp, "{WHEN}", "when backend", 1) + `
+	}
+	handle /api/doctored/join-config {
+		header Content-Type application/json
+		@nomad vars {http.auth.user.id} nomad
+		respond @nomad ` + "`" + `{"meetingNumber":"811 1111 1111","role":0,"passWord":"","userName":"{http.auth.user.id}"}` + "`" + `
+		respond ` + "`" + `{"meetingNumber":"933 3333 3333","role":0,"passWord":"","userName":"{http.auth.user.id}"}` + "`" + `
+	}
+	handle /zoom/doctor {
+		zoom_doctor doctored
+	}
 	basic_auth /api/backend/join-config {
 		attendee {HASH}
 		host {HASH}
@@ -310,7 +548,7 @@ func TestBrowser(t *testing.T) {
 	logPath := filepath.Join(logDir, fmt.Sprintf("browser-%d.log", port))
 	// The account's own meeting, and a traveller whose Zoom account lives
 	// elsewhere, for the external meeting 811 1111 1111.
-	z.AddMeeting("85746065432", zoomtest.Meeting{Approval: 2})
+	stand.addMeeting(z, "85746065432", zoomtest.Meeting{Approval: 2})
 	z.AddZoomUser(zoomtest.ZoomUser{ID: "zu-traveler", Email: "traveler@elsewhere.example"})
 	t.Setenv("ZS_OAUTH_CLIENT", z.App.ClientID)
 	t.Setenv("ZS_OAUTH_SECRET", z.App.ClientSecret)
@@ -482,7 +720,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("passcode and registrant from Zoom reach the SDK", func(t *testing.T) {
 		const passcode = "pc+Rg/7=x&1Q" // characters the SDK and the form both encode
-		z.AddMeeting("91234567890", zoomtest.Meeting{Passcode: passcode, Approval: 0})
+		stand.addMeeting(z, "91234567890", zoomtest.Meeting{Passcode: passcode, Approval: 0})
 		open(t, base+"/component.html")
 		res := join(t, `{config: '/api/helpers/join-config', user: 'attendee', password: '`+testPassword+`'}`)
 		tk := z.Registrant("91234567890", "attendee@example.com")
@@ -642,6 +880,94 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("the join doctor explains a failed join", func(t *testing.T) {
+		// 93333333333 is the account's and requires registration, which
+		// the handler does not do; 81111111111 is another account's, and
+		// nomad has no Zoom account connected for an OBF token.
+		stand.addMeeting(z, "93333333333", zoomtest.Meeting{Approval: 0})
+		open(t, base+"/component.html")
+		type finding struct {
+			Code, Severity, SDKCodes, Cause, Fix string
+			Evidence                             []string
+		}
+		type page struct {
+			Status   string    `json:"status"`
+			Why      bool      `json:"why"`
+			Error    string    `json:"error"`
+			Findings []finding `json:"findings"`
+		}
+		for _, c := range []struct {
+			user, meeting string
+			verdicts      []string // wc/info's, then the meeting server's
+			sdkCode       int
+			finding       string
+		}{
+			{"attendee", "93333333333", []string{standInRegistration}, 3099, "registration_required"},
+			{"nomad", "81111111111", []string{standInToRWG, standInAnonymous}, 4012, "meeting_external"},
+		} {
+			n := stand.count()
+			res := join(t, `{config: '/api/doctored/join-config', user: '`+c.user+`', password: '`+testPassword+`'}`)
+			got := stand.since(n)
+			ok := res.Status == 200 && len(got) == len(c.verdicts) && got[0].signature == res.Config["signature"]
+			for i := 0; ok && i < len(got); i++ {
+				ok = got[i].meetingNumber == c.meeting && got[i].verdict == c.verdicts[i] && got[i].tk == "" && got[i].obfToken == "" && got[i].zak == ""
+			}
+			if !ok {
+				t.Fatalf("%s: stand-in received %+v; the page had %+v", c.user, got, res)
+			}
+			if res.Join == nil || res.Join.OK || res.Join.ErrorCode != c.sdkCode {
+				t.Fatalf("%s: the SDK reported %+v, want %d", c.user, res.Join, c.sdkCode)
+			}
+			// "why?" beside the SDK's code; the findings are read back
+			// from the DOM as the page shows them.
+			st, err := chromedp.Run(ctx, chromedp.Evaluate[page](`(async () => {
+				const $ = id => document.getElementById(id);
+				const why = $('status').querySelector('button.why');
+				if (!why) return {status: $('status').textContent, why: false};
+				why.click();
+				const done = () => $('doctor').childElementCount > 0 && !$('doctor').hasAttribute('aria-busy');
+				for (let i = 0; i < 600 && !done(); i++) await new Promise(r => setTimeout(r, 25));
+				const text = (li, sel) => { const e = li.querySelector(sel); return e ? e.textContent : ''; };
+				return {status: $('status').textContent, why: true,
+					error: [...$('doctor').querySelectorAll('.doctor-error')].map(e => e.textContent).join(' '),
+					findings: [...$('doctor').querySelectorAll('li.finding')].map(li => ({
+						code: text(li, '.code'), severity: text(li, '.severity'), sdkCodes: text(li, '.sdk-codes'),
+						cause: text(li, '.cause'), fix: text(li, '.fix'),
+						evidence: [...li.querySelectorAll('.evidence li')].map(e => e.textContent)}))};
+			})()`, chromedp.EvalAwaitPromise))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !st.Why || !strings.Contains(st.Status, fmt.Sprintf("join() failed: %d", c.sdkCode)) || st.Error != "" || len(st.Findings) == 0 {
+				t.Fatalf("%s: the page shows %+v", c.user, st)
+			}
+			// The finding that explains the SDK's code comes first.
+			if f := st.Findings[0]; f.Code != c.finding || f.Severity != "error" || !strings.Contains(f.SDKCodes, fmt.Sprint(c.sdkCode)) ||
+				f.Cause == "" || !strings.HasPrefix(f.Fix, "Fix: ") || len(f.Evidence) == 0 {
+				t.Fatalf("%s: first finding %+v; all %+v", c.user, f, st.Findings)
+			}
+			if dir := os.Getenv("ZS_SCREENSHOTS"); dir != "" {
+				shot, _ := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+				_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("doctor-%d.png", c.sdkCode)), shot, 0o644)
+			}
+		}
+		// Answers that are not the doctor's: basic_auth's 401 (JSON here,
+		// as handle_errors writes it) and a 405 with no body are shown as
+		// errors, not thrown.
+		errs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(async () => {
+			const box = document.createElement('div');
+			const out = [];
+			for (const ask of [{authorization: 'Basic ' + btoa('attendee:wrong')}, {url: '/sdk/no-such-file'}]) {
+				zsDoctor.render(box, await zsDoctor.ask(Object.assign({meetingNumber: '93333333333', sdkCode: 3099}, ask)));
+				out.push(box.textContent);
+			}
+			return out;
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil || len(errs) != 2 || !strings.Contains(errs[0], "401 unauthenticated") || !strings.Contains(errs[1], "with no body") {
+			t.Fatalf("the page's answers to failures: %q %v", errs, err)
+		}
+	})
+
 	t.Run("through a tunnel", func(t *testing.T) {
 		// .app is HSTS-preloaded in Chromium, so the stand-in tunnel domain is
 		// a reserved .test name served over plain HTTP.
@@ -679,6 +1005,7 @@ func TestBrowser(t *testing.T) {
 		for _, p := range []string{
 			host + "/component.html", host + "/component.js", host + "/", host + "/app.js",
 			host + "/api/join-config", host + "/api/signature", host + "/bad/expired", host + "/api/helpers/join-config",
+			host + "/api/doctored/join-config", host + "/zoom/doctor", host + "/doctor.js",
 			fmt.Sprintf("abc123.tunnel.test:%d/api/join-config", edge),
 			"zoom.us/api/v1/wc/info",
 		} {

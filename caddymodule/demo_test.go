@@ -82,6 +82,38 @@ func TestDemoCaddyfile(t *testing.T) {
 	if r = get("/api/join-config?role=1", "host"); r.status != 200 || r.json(t)["role"] != 1.0 {
 		t.Fatalf("host: %d %s", r.status, r.body)
 	}
+
+	// The join doctor, behind the same sign-in: a wrong password gets the
+	// page's JSON 401, a signed-in user the findings for their own join
+	// (the demo key's signatures join nothing, and there is no zoom_api).
+	ask := func(user, password string) response {
+		req, _ := http.NewRequest("POST", c.base+"/zoom/doctor", strings.NewReader(`{"meetingNumber":"85746065432","role":0,"sdkCode":3712,"sdkVersion":"6.2.0"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if user != "" {
+			req.SetBasicAuth(user, password)
+		}
+		resp, err := c.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return response{status: resp.StatusCode, header: resp.Header, body: b}
+	}
+	for _, who := range [][2]string{{"", ""}, {"attendee", "wrong"}} {
+		if r = ask(who[0], who[1]); r.status != 401 || r.errorCode(t) != "unauthenticated" || r.header.Get("Www-Authenticate") != "" {
+			t.Fatalf("doctor as %q: %d %s", who[0], r.status, r.body)
+		}
+	}
+	r = ask("attendee", "demo")
+	var rep struct {
+		Meeting  string
+		Findings []struct{ Code, Severity string }
+	}
+	if err := json.Unmarshal(r.body, &rep); r.status != 200 || err != nil || rep.Meeting != "85746065432" || len(rep.Findings) == 0 ||
+		rep.Findings[0].Code != "signature_invalid" || rep.Findings[0].Severity != "error" {
+		t.Fatalf("doctor: %d %s", r.status, r.body)
+	}
 }
 
 // TestDemoSecretsStayOutOfSavedConfig runs the demo as a user does, in a

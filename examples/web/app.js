@@ -9,6 +9,13 @@ let current = null;
 
 const SDK_ERRORS = window.ZS_SDK_ERRORS; // sdk-errors.js
 
+// The SDK keeps a join's tk, ZAK and OBF token in sessionStorage and sends
+// them with a later join that has none, even one of another meeting or
+// another user signed in in the same tab (6.2.0: tk: tk ||
+// sessionStorage.getItem("WEB_CLIENT_TK")). Each join sends only its own.
+const SDK_JOIN_KEYS = ['WEB_CLIENT_TK', 'WEB_CLIENT_ZTK', 'WEB_CLIENT_ZSK', 'WEB-CLIENT_ZAK', 'WEB_CLIENT_OBF_TOKEN', 'WEB_CLIENT_RECORDING_TOKEN'];
+const forgetLastJoin = () => SDK_JOIN_KEYS.forEach(k => sessionStorage.removeItem(k));
+
 const $ = id => document.getElementById(id);
 const auth = () => 'Basic ' + btoa($('user').value + ':' + $('password').value);
 
@@ -34,6 +41,7 @@ async function fetchConfig(role) {
     return;
   }
   $('backend').textContent = sent.res.ok ? JSON.stringify(sent.body, null, 2) : '';
+  $('doctor').replaceChildren();
   showConfig(sent.res.ok && signed.res.ok ? sent.body : null, signed.body);
   current = null;
   $('join').disabled = true;
@@ -129,6 +137,12 @@ function joinFailed(e) {
   const code = e && (e.errorCode || e.code);
   setStatus($('join-status'), 'join() failed: ' + (code || '') + ' ' + ((e && (e.reason || e.errorMessage)) || String(e)) +
     (SDK_ERRORS[code] ? ' ' + SDK_ERRORS[code] : ''), 'error');
+  // "why?" beside the SDK's code asks the join doctor about this join.
+  const joined = current || {};
+  const authorization = auth();
+  $('join-status').append(zsDoctor.whyButton($('doctor'), () => ({
+    meetingNumber: joined.meetingNumber, role: joined.role, sdkCode: code, sdkVersion: SDK_VERSION, authorization,
+  })));
 }
 
 // Client View from Zoom's CDN; needs a real SDK key and secret in Caddy.
@@ -143,6 +157,7 @@ async function join() {
   ZoomMtg.preLoadWasm();
   ZoomMtg.prepareWebSDK();
   $('zmmtg-root').style.display = 'block';
+  forgetLastJoin();
   ZoomMtg.init({
     leaveUrl: current.leaveUrl || location.href,
     success: () => ZoomMtg.join(Object.assign({

@@ -4,9 +4,18 @@
 
 let client = null;
 
+// The SDK keeps a join's tk, ZAK and OBF token in sessionStorage and sends
+// them with a later join that has none, even one of another meeting or
+// another user signed in in the same tab (6.2.0: tk: tk ||
+// sessionStorage.getItem("WEB_CLIENT_TK")). Each join sends only its own.
+const SDK_JOIN_KEYS = ['WEB_CLIENT_TK', 'WEB_CLIENT_ZTK', 'WEB_CLIENT_ZSK', 'WEB-CLIENT_ZAK', 'WEB_CLIENT_OBF_TOKEN', 'WEB_CLIENT_RECORDING_TOKEN'];
+const forgetLastJoin = () => SDK_JOIN_KEYS.forEach(k => sessionStorage.removeItem(k));
+
 async function zsJoin({ config = '/api/join-config', user = 'attendee', password = 'demo', role = 0 } = {}) {
   const url = config + (role === 1 ? (config.includes('?') ? '&' : '?') + 'role=1' : '');
-  const res = await fetch(url, { headers: { Authorization: 'Basic ' + btoa(user + ':' + password) }, cache: 'no-store' });
+  const authorization = 'Basic ' + btoa(user + ':' + password);
+  document.getElementById('doctor').replaceChildren();
+  const res = await fetch(url, { headers: { Authorization: authorization }, cache: 'no-store' });
   const body = await res.json();
   const out = { status: res.status, config: body, join: null };
   show(out);
@@ -33,12 +42,20 @@ async function zsJoin({ config = '/api/join-config', user = 'attendee', password
     // the pair.
     if (body.zak) opts.zak = body.zak;
     else if (body.obfToken) opts.obfToken = body.obfToken;
+    forgetLastJoin();
     await client.join(opts);
     out.join = { ok: true };
   } catch (e) {
     out.join = { ok: false, reason: (e && e.reason) || String(e), errorCode: e && e.errorCode };
   }
   show(out);
+  if (!out.join.ok) {
+    // "why?" beside the SDK's code asks the join doctor about this join.
+    document.getElementById('status').append(zsDoctor.whyButton(document.getElementById('doctor'), () => ({
+      meetingNumber: body.meetingNumber, role: body.role, sdkCode: out.join.errorCode,
+      sdkVersion: ZoomMtgEmbedded.VERSION, authorization,
+    })));
+  }
   return out;
 }
 
