@@ -141,9 +141,11 @@ func TestDemoSecretsStayOutOfSavedConfig(t *testing.T) {
 			cmd := exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 			cmd.Dir = ".." // the demo serves examples/web from the repository root
 			cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir,
-				"CADDY_ADMIN=127.0.0.1:"+fmt.Sprint(admin), "ZOOM_SDK_KEY=", "ZOOM_SDK_SECRET=", "ZOOM_MEETING_PASSWORD=")
+				"CADDY_ADMIN=127.0.0.1:"+fmt.Sprint(admin), "ZOOM_SDK_KEY=", "ZOOM_SDK_SECRET=", "ZOOM_MEETING_PASSWORD=",
+				"ZOOM_VIDEO_SDK_KEY=", "ZOOM_VIDEO_SDK_SECRET=")
 			if withEnv {
-				cmd.Env = append(cmd.Env, "ZOOM_SDK_KEY=RealLookingKey0123", "ZOOM_SDK_SECRET="+secret, "ZOOM_MEETING_PASSWORD="+passcode)
+				cmd.Env = append(cmd.Env, "ZOOM_SDK_KEY=RealLookingKey0123", "ZOOM_SDK_SECRET="+secret, "ZOOM_MEETING_PASSWORD="+passcode,
+					"ZOOM_VIDEO_SDK_KEY=RealLookingVideoKey0123", "ZOOM_VIDEO_SDK_SECRET="+secret)
 			}
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {

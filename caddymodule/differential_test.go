@@ -677,6 +677,24 @@ var differences = []difference{
 		},
 	},
 	{
+		id:   "session-name-characters",
+		tier: tierRefusal,
+		applies: func(s *diffSubject) bool {
+			var name string
+			if !s.posted() || s.dc.SDK != "video" || s.sampleRefused("sessionName") || json.Unmarshal(s.body["sessionName"], &name) != nil {
+				return false
+			}
+			return strings.ContainsFunc(name, func(r rune) bool {
+				return r < 0x20 || (r >= 0x7f && r <= 0x9f) || strings.ContainsRune("\"'*/`", r)
+			})
+		},
+		check: func(s *diffSubject, ours ourAnswer, _ string, _ int64) error {
+			return stricter(s.want, ours, func(code, property, _ string) bool {
+				return code == signature.CodeInvalidSessionName && property == "sessionName"
+			})
+		},
+	},
+	{
 		id:   "telemetry-string",
 		tier: tierRefusal,
 		applies: func(s *diffSubject) bool {

@@ -30,13 +30,15 @@ var (
 		"JWKS fetches for session_jwt, by result (ok, error).", "result")
 	metricZoom = counterVec("zoom_api_requests_total",
 		"Calls to Zoom, by kind (oauth, zak, meeting, registrant) and result (ok, error).", "kind", "result")
+	metricGrants = counterVec("grant_events_total",
+		"What happened to connected Zoom accounts, by event: grant_superseded (a refresh found another instance's newer grant), grant_dropped_refused (Zoom refused the newest stored refresh token), grant_dropped_lost (refused while an earlier refresh was unfinished: an instance stopped after Zoom rotated the token and before it stored the new one), grant_dropped_scopes.", "event")
 	metricDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "zoom_signature", Name: "handler_duration_seconds",
 		Help:    "Time spent inside the handler itself, excluding the next handler, by handler and mode. Calls to Zoom and JWKS fetches count, hence the buckets up to 10 s.",
 		Buckets: []float64{2e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2, 0.05, 0.25, 1, 2.5, 10},
 	}, []string{"handler", "mode"})
 
-	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricUnsignable, metricJWKS, metricZoom, metricDuration}
+	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricUnsignable, metricJWKS, metricZoom, metricGrants, metricDuration}
 )
 
 func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
@@ -85,6 +87,8 @@ func metricJWKSFetch(err error) {
 	}
 	metricJWKS.WithLabelValues("ok").Inc()
 }
+
+func metricGrantEvent(kind string) { metricGrants.WithLabelValues(kind).Inc() }
 
 func metricZoomAPI(kind string, err error) {
 	result := "ok"

@@ -250,11 +250,12 @@ type Handler struct {
 	OBF *OBFConfig `json:"obf,omitempty"`
 
 	// Keys (base64 of 32 bytes, as {env.*} or {file.*}) that seal what the
-	// module keeps in Caddy's storage: with them, meeting lookups, ZAKs
-	// and registrant tokens are shared by every instance on the same
-	// storage; without them, each instance keeps its own in memory. The
-	// first key seals and all open, so a new key goes first and an old
-	// one stays until its records have expired.
+	// module keeps in Caddy's storage: with them, meeting lookups and
+	// registrant tokens are shared by every instance on the same storage;
+	// without them, each instance keeps its own in memory. ZAKs stay in
+	// each instance's memory either way. The first key seals and all open,
+	// so a new key goes first and an old one stays until its records have
+	// expired (grants: until each was refreshed once).
 	SealKeys []string `json:"seal_keys,omitempty"`
 
 	// Refuse a role-1 join that has no ZAK, instead of signing a host join
@@ -298,6 +299,8 @@ type Handler struct {
 	zoom     *zoomapi.Client
 	connect  *connect.Manager
 	seal     *state.Sealer
+	rec      *state.Records
+	lim      *state.Limiter
 	zakField string
 	backdate time.Duration
 	// Where the SDK key goes in a join config (inject), and the member
@@ -488,7 +491,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		UserIdentity: h.UserIdentityField, SessionKey: h.SessionKeyField,
 		JoinURL: h.JoinURLField,
 	}
-	if h.Passcode == passcodeFill {
+	if h.Passcode == passcodeFill || h.sdk == join.Video {
+		// The Video SDK's join() refuses some passcodes; the video format
+		// refuses to sign for them.
 		h.fields.Passcode = h.PasscodeField
 	}
 	if o := h.OBF; o != nil && o.When == obfBackend {

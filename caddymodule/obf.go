@@ -126,6 +126,14 @@ func (h *Handler) provisionOBF(ctx caddy.Context) ([]join.CredentialSource, erro
 	if err != nil {
 		return nil, err
 	}
+	rec, err := h.records(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := h.limiter(ctx)
+	if err != nil {
+		return nil, err
+	}
 	store := ctx.Storage()
 	if !locksBlockOnce(store) {
 		h.logger.Warn("the configured storage's lock does not block a second holder, so several Caddy instances may refresh one grant at once and lose its rotated refresh token; use file_system on a shared folder or a storage module with real locks",
@@ -141,6 +149,9 @@ func (h *Handler) provisionOBF(ctx caddy.Context) ([]join.CredentialSource, erro
 		Scopes:       o.Scopes,
 		Storage:      store,
 		Sealer:       sealer,
+		Records:      rec,
+		Limiter:      lim,
+		OnEvent:      metricGrantEvent,
 		ConnectURL:   o.ConnectURL,
 		OBFPerMinute: o.PerMinute,
 		HTTPClient:   &http.Client{Timeout: cmp.Or(time.Duration(o.Timeout), 10*time.Second)},
@@ -301,6 +312,11 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request) error {
 		// live: Zoom honours the grant now (false when Zoom could not be
 		// asked; the grant stays).
 		out := map[string]any{"connected": ok, "live": live, "connectUrl": h.OBF.ConnectURL}
+		if g.Unopened {
+			// The record is there, but no key of seal_keys opens it.
+			out["unreadable"] = true
+			out["reason"] = "your connected Zoom account's record cannot be opened with the site's current seal_keys (its key was rotated out); the site's operator can put the old key back, or you can connect again"
+		}
 		if ok {
 			out["zoomUserId"], out["zoomEmail"], out["scopes"], out["connectedAt"] = g.ZoomUserID, g.ZoomEmail, g.Scopes, g.ConnectedAt.UTC().Format(time.RFC3339)
 		}

@@ -26,7 +26,14 @@ type process struct {
 // scan reads. It returns once the site answers.
 func runCaddy(t *testing.T, cfgPath string, env ...string) *process {
 	t.Helper()
-	bin := buildCaddy(t)
+	return runCaddyBin(t, buildCaddy(t), cfgPath, env...)
+}
+
+// runCaddyBin is runCaddy with another caddy binary, each process in a
+// data folder (XDG_DATA_HOME) of its own, so that each has its own
+// instance ID.
+func runCaddyBin(t *testing.T, bin, cfgPath string, env ...string) *process {
+	t.Helper()
 	port, admin := freePort(t), freePort(t)
 	home := t.TempDir()
 	logPath := filepath.Join(logDir, fmt.Sprintf("process-%d.log", port))

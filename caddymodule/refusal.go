@@ -16,6 +16,7 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
@@ -68,15 +69,17 @@ var statusOf = map[string]int{
 	signature.CodeInvalidRole:          http.StatusBadRequest,
 	signature.CodeInvalidMeetingNumber: http.StatusBadRequest,
 	signature.CodeInvalidExpiration:    http.StatusBadRequest,
+	signature.CodeInvalidSessionName:   http.StatusBadRequest,
 	// The backend's join config.
-	codeUpstreamInvalid:     http.StatusBadGateway,
-	codeUpstreamTooLarge:    http.StatusBadGateway,
-	codeUpstreamEncoded:     http.StatusBadGateway,
-	codeUpstreamUnreadable:  http.StatusBadGateway,
-	codeUpstreamDuplicate:   http.StatusBadGateway,
-	join.CodeBackendMeeting: http.StatusBadGateway,
-	join.CodeBackendRole:    http.StatusBadGateway,
-	join.CodeBackendSession: http.StatusBadGateway,
+	codeUpstreamInvalid:      http.StatusBadGateway,
+	codeUpstreamTooLarge:     http.StatusBadGateway,
+	codeUpstreamEncoded:      http.StatusBadGateway,
+	codeUpstreamUnreadable:   http.StatusBadGateway,
+	codeUpstreamDuplicate:    http.StatusBadGateway,
+	join.CodeBackendMeeting:  http.StatusBadGateway,
+	join.CodeBackendRole:     http.StatusBadGateway,
+	join.CodeBackendSession:  http.StatusBadGateway,
+	join.CodeBackendPasscode: http.StatusBadGateway,
 	// Zoom.
 	zoomapi.CodeOAuth:                  http.StatusServiceUnavailable,
 	zoomapi.CodeRateLimited:            http.StatusServiceUnavailable,
@@ -85,6 +88,7 @@ var statusOf = map[string]int{
 	zoomapi.CodeUserNotFound:           http.StatusForbidden,
 	zoomapi.CodeMeetingInvalid:         http.StatusBadGateway,
 	zoomapi.CodeMeetingRateLimited:     http.StatusServiceUnavailable,
+	zoomapi.CodeMeetingTooMany:         http.StatusTooManyRequests,
 	zoomapi.CodeRegistrationFull:       http.StatusConflict,
 	zoomapi.CodeRegistrationClosed:     http.StatusConflict,
 	zoomapi.CodeRegistrationGone:       http.StatusConflict,
@@ -98,6 +102,8 @@ var statusOf = map[string]int{
 	connect.CodeGrantRevoked:    http.StatusConflict,
 	connect.CodeOAuth:           http.StatusServiceUnavailable,
 	connect.CodeStore:           http.StatusServiceUnavailable,
+	state.CodeLockTimeout:       http.StatusServiceUnavailable,
+	state.CodeUnavailable:       http.StatusServiceUnavailable,
 	connect.CodeOBFRateLimit:    http.StatusServiceUnavailable,
 	connect.CodeOBFTooMany:      http.StatusTooManyRequests,
 	connect.CodeOBFMeeting:      http.StatusBadGateway,

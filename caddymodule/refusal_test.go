@@ -13,6 +13,7 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
@@ -103,6 +104,11 @@ func TestStatusTable(t *testing.T) {
 		{codeDoctorInput, problem.Client, 400},
 		{codeDoctorTooMany, problem.Client, 429},
 		{codeDoctorHandler, problem.Config, 500},
+		{signature.CodeInvalidSessionName, problem.Client, 400},
+		{join.CodeBackendPasscode, problem.Backend, 502},
+		{zoomapi.CodeMeetingTooMany, problem.Client, 429},
+		{state.CodeLockTimeout, problem.Config, 503},
+		{state.CodeUnavailable, problem.Config, 503},
 	} {
 		if got := status(problem.New(c.fault, c.code, "p", "r")); got != c.status {
 			t.Errorf("%s: status %d, want %d", c.code, got, c.status)
@@ -117,8 +123,8 @@ func TestStatusTable(t *testing.T) {
 			t.Errorf("unknown code with fault %s: %d, want %d", f, got, want)
 		}
 	}
-	if len(statusOf) != 78 {
-		t.Errorf("the table has %d codes and this test 78: add the new code here", len(statusOf))
+	if len(statusOf) != 83 {
+		t.Errorf("the table has %d codes and this test 83: add the new code here", len(statusOf))
 	}
 }
 

@@ -23,7 +23,6 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
-	"golang.org/x/time/rate"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
@@ -56,6 +55,13 @@ type Config struct {
 	Sealer  *state.Sealer
 	Prefix  string
 
+	// Records is the storage seam the grants go through (its deadline
+	// bounds every lock wait and storage call); default one over Storage
+	// and Sealer. Limiter counts OBF fetches for the whole cluster;
+	// default one over Records, for this process.
+	Records *state.Records
+	Limiter *state.Limiter
+
 	// ConnectURL is where a user connects, named in refusals.
 	ConnectURL string
 
@@ -72,6 +78,12 @@ type Config struct {
 	// OnFetch is told about every call to Zoom (kind "user_oauth",
 	// "user_api", "obf", "revoke"), for metrics. It never sees a token.
 	OnFetch func(kind string, err error)
+	// OnEvent is told about what happens to grants, for metrics:
+	// "grant_superseded" (a refresh found another instance's newer grant),
+	// "grant_dropped_refused", "grant_dropped_lost" (Zoom refused the
+	// newest stored refresh token; lost: while a refresh was unfinished),
+	// "grant_dropped_scopes".
+	OnEvent func(kind string)
 }
 
 // Manager runs the flow and keeps the grants. It is safe for concurrent
@@ -81,10 +93,11 @@ type Manager struct {
 	oauth  oauth2.Config
 	ctx    context.Context // carries the HTTP client for oauth2
 	flight singleflight.Group
+	rec    *state.Records
+	lim    *state.Limiter
 
-	mu     sync.Mutex
-	limits map[string]*rate.Limiter // user/meeting -> OBF fetches
-	holds  map[string]time.Time     // user -> Zoom's 429 reset
+	mu    sync.Mutex
+	holds map[string]time.Time // user -> Zoom's 429 reset
 	// nextSweep: when used-state markers may be swept again.
 	nextSweep time.Time
 }
@@ -133,8 +146,15 @@ func New(c Config) (*Manager, error) {
 			ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL, Scopes: c.Scopes,
 			Endpoint: oauth2.Endpoint{AuthURL: c.AuthorizeURL, TokenURL: c.TokenURL, AuthStyle: oauth2.AuthStyleInHeader},
 		},
-		limits: map[string]*rate.Limiter{},
-		holds:  map[string]time.Time{},
+		holds: map[string]time.Time{},
+		rec:   c.Records,
+		lim:   c.Limiter,
+	}
+	if m.rec == nil {
+		m.rec = state.NewRecords(c.Storage, c.Sealer, state.RecordsConfig{Now: c.Now})
+	}
+	if m.lim == nil {
+		m.lim = state.NewLimiter(m.rec, "local")
 	}
 	m.ctx = context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{
 		Timeout: c.HTTPClient.Timeout, Transport: zoomapi.HookTransport(c.HTTPClient, "user_oauth", c.OnFetch),
@@ -148,6 +168,7 @@ const (
 	CodeGrantRevoked  = "zoom_grant_revoked"
 	CodeOAuth         = "zoom_user_oauth_unavailable"
 	CodeStore         = "grant_store_unavailable"
+	CodeLockTimeout   = state.CodeLockTimeout
 	CodeOBFRateLimit  = "obf_rate_limited"
 	CodeOBFTooMany    = "obf_too_many"
 	CodeOBFMeeting    = "obf_meeting_invalid"

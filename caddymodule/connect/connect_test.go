@@ -438,3 +438,35 @@ func TestUsedStatesSwept(t *testing.T) {
 		t.Fatalf("replay after the sweep: %v", perr)
 	}
 }
+
+// TestLockDeadline: a grant whose lock another instance holds (here: for
+// ever) is refused with state_lock_timeout once the deadline passes,
+// never left waiting; with an access token that has not expired, the
+// join goes on without the lock.
+func TestLockDeadline(t *testing.T) {
+	z := newFake(t)
+	dir := t.TempDir()
+	z.UserTokenLifetime(10) // stale (inside the margin) but usable
+	m := newManager(t, z, dir)
+	ctx := context.Background()
+	connect(t, m, "alice")
+	z.UserTokenLifetime(0)
+	m.rec = state.NewRecords(m.cfg.Storage, m.cfg.Sealer, state.RecordsConfig{Wait: 300 * time.Millisecond})
+	other := &certmagic.FileStorage{Path: dir}
+	if err := other.Lock(ctx, m.name("alice")); err != nil {
+		t.Fatal(err)
+	}
+	defer other.Unlock(ctx, m.name("alice"))
+	if tok, perr := m.OBF(ctx, "alice", "81111111111"); perr != nil || tok == "" {
+		t.Fatalf("a usable access token without the lock: %q %v", tok, perr)
+	}
+	z.ExpireUserTokens() // Zoom refuses it: a refresh is needed, and the lock
+	start := time.Now()
+	_, perr := m.OBF(ctx, "alice", "81111111112")
+	if perr.Code() != CodeLockTimeout || time.Since(start) > 5*time.Second {
+		t.Fatalf("held lock: %v after %s", perr, time.Since(start))
+	}
+	if z.RefreshCalls() != 0 {
+		t.Fatal("refreshed without the lock")
+	}
+}

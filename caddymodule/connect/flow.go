@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
@@ -151,13 +151,17 @@ func (m *Manager) Finish(ctx context.Context, siteUser, cookie string, q url.Val
 	now := m.cfg.Now()
 	g := Grant{SiteUser: siteUser, ZoomUserID: me.ID, ZoomEmail: me.Email, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
 		Expiry: tok.Expiry, Scopes: scopes, ConnectedAt: now, RefreshedAt: now}
-	name := m.name(siteUser)
-	if err := m.cfg.Storage.Lock(ctx, name); err != nil {
-		return Grant{}, storeDown()
-	}
-	defer func() { _ = m.cfg.Storage.Unlock(ctx, name) }()
-	if err := m.store(ctx, g); err != nil {
-		return Grant{}, storeDown()
+	// The next generation of whatever the record holds: an instance still
+	// refreshing the old grant will not overwrite this one.
+	err = m.rec.Update(ctx, m.name(siteUser), func(plain []byte, found bool) ([]byte, error) {
+		var cur Grant
+		if found && json.Unmarshal(plain, &cur) == nil {
+			g.Gen = cur.Gen + 1
+		}
+		return json.Marshal(g)
+	})
+	if err != nil {
+		return Grant{}, m.stateDown(err)
 	}
 	return g, nil
 }
@@ -168,17 +172,18 @@ func (m *Manager) Finish(ctx context.Context, siteUser, cookie string, q url.Val
 func (m *Manager) useState(ctx context.Context, st string) *problem.Error {
 	sum := sha256.Sum256([]byte("state\x00" + st))
 	name := m.cfg.Prefix + "/used/" + hex.EncodeToString(sum[:])
-	if err := m.cfg.Storage.Lock(ctx, name); err != nil {
-		return storeDown()
+	unlock, err := m.rec.Lock(ctx, name)
+	if err != nil {
+		return m.stateDown(err)
 	}
-	defer func() { _ = m.cfg.Storage.Unlock(ctx, name) }()
-	_, err := m.cfg.Storage.Load(ctx, name)
+	defer unlock()
+	_, err = m.rec.Raw(ctx, name)
 	switch {
 	case err == nil:
 		return problem.New(problem.Client, CodeStateReplayed, "state",
 			"this connect's callback was already used; start again at "+m.cfg.ConnectURL)
-	case !errors.Is(err, fs.ErrNotExist):
-		return storeDown()
+	case !errors.Is(err, state.ErrNotFound):
+		return m.stateDown(err)
 	}
 	if err := m.cfg.Storage.Store(ctx, name, []byte(strconv.FormatInt(m.cfg.Now().Unix(), 10))); err != nil {
 		return storeDown()
@@ -257,20 +262,25 @@ func (m *Manager) me(ctx context.Context, access string) (zoomMe, *problem.Error
 // to go, and a revoke that failed leaves a token that expires on its own.
 func (m *Manager) Disconnect(ctx context.Context, siteUser string) (bool, *problem.Error) {
 	name := m.name(siteUser)
-	if err := m.cfg.Storage.Lock(ctx, name); err != nil {
-		return false, storeDown()
+	unlock, err := m.rec.Lock(ctx, name)
+	if err != nil {
+		return false, m.stateDown(err)
 	}
-	defer func() { _ = m.cfg.Storage.Unlock(ctx, name) }()
+	defer unlock()
 	g, err := m.load(ctx, siteUser)
 	switch {
 	case errors.Is(err, errNoGrant):
+		_ = m.rec.Delete(ctx, name) // a tombstone goes too
 		return false, nil
+	case errors.Is(err, state.ErrUnsealable):
+		// The user asked for it to go; what no key opens cannot be revoked.
 	case err != nil:
-		return false, storeDown()
+		return false, m.stateDown(err)
+	default:
+		m.revokeToken(g.RefreshToken)
 	}
-	m.revokeToken(g.RefreshToken)
-	if err := m.cfg.Storage.Delete(ctx, name); err != nil {
-		return false, storeDown()
+	if err := m.rec.Delete(ctx, name); err != nil {
+		return false, m.stateDown(err)
 	}
 	return true, nil
 }

@@ -8,42 +8,27 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 // OBF fetches an OBF token for the meeting (digits) with the site user's
 // own grant. OBF tokens are meant for one session, so none is kept: each
-// join fetches its own, at most OBFPerMinute per user and meeting. A 401
-// (code 124) refreshes the grant once and retries once; a 429 holds the
-// user until Zoom's reset time.
+// join fetches its own, at most OBFPerMinute per user and meeting in the
+// whole cluster (state.Limiter). A 401 (code 124) refreshes the grant once
+// and retries once; a 429 holds the user, in every instance, until Zoom's
+// reset time.
 func (m *Manager) OBF(ctx context.Context, siteUser, meeting string) (string, *problem.Error) {
 	if siteUser == "" {
 		return "", m.notConnected()
 	}
 	now := m.cfg.Now()
-	m.mu.Lock()
-	until, held := m.holds[siteUser]
-	if held && !now.Before(until) {
-		delete(m.holds, siteUser)
-		held = false
-	}
-	key := siteUser + "\x00" + meeting
-	lim := m.limits[key]
-	if lim == nil {
-		if len(m.limits) >= 100_000 {
-			clear(m.limits) // bounded; a flood of keys resets the budget rather than the memory
-		}
-		lim = rate.NewLimiter(rate.Every(time.Minute/time.Duration(m.cfg.OBFPerMinute)), m.cfg.OBFPerMinute)
-		m.limits[key] = lim
-	}
-	m.mu.Unlock()
-	if held {
+	if until, held := m.held(ctx, siteUser, now); held {
 		return "", obfRateLimited(until.Sub(now))
 	}
-	if !lim.AllowN(now, 1) {
+	// A failed share read or write leaves the answer to this instance's
+	// own count: the limit is then per instance until the storage is back.
+	if ok, _ := m.lim.Allow(ctx, "obf\x00"+siteUser+"\x00"+meeting, m.cfg.OBFPerMinute, time.Minute); !ok {
 		return "", problem.New(problem.Client, CodeOBFTooMany, "obfToken",
 			"too many joins of this meeting by this user in a minute (at most "+strconv.Itoa(m.cfg.OBFPerMinute)+"); wait a minute and join once")
 	}
@@ -52,10 +37,6 @@ func (m *Manager) OBF(ctx context.Context, siteUser, meeting string) (string, *p
 		return "", perr
 	}
 	if now.Before(g.HeldUntil) {
-		// Another instance met Zoom's 429.
-		m.mu.Lock()
-		m.holds[siteUser] = g.HeldUntil
-		m.mu.Unlock()
 		return "", obfRateLimited(g.HeldUntil.Sub(now))
 	}
 	path := "/users/me/token?" + url.Values{"type": {"onbehalf"}, "meeting_id": {meeting}}.Encode()
@@ -80,19 +61,15 @@ func (m *Manager) OBF(ctx context.Context, siteUser, meeting string) (string, *p
 			}
 			continue
 		case status == http.StatusUnauthorized:
-			return "", m.dropGrant(ctx, siteUser, "Zoom refuses even a fresh access token")
+			return "", m.dropGrant(ctx, g, "Zoom refuses even a fresh access token")
 		case status == http.StatusTooManyRequests:
 			d := max(retryAfter, time.Second)
-			until := m.cfg.Now().Add(d)
-			m.mu.Lock()
-			m.holds[siteUser] = until
-			m.mu.Unlock()
-			m.holdGrant(ctx, siteUser, until)
+			m.hold(ctx, siteUser, m.cfg.Now().Add(d))
 			return "", obfRateLimited(d)
 		case status == http.StatusBadRequest && answer.Code == 4711:
-			return "", m.dropGrant(ctx, siteUser, "its token no longer carries user:read:token")
+			return "", m.dropGrant(ctx, g, "its token no longer carries user:read:token")
 		case status == http.StatusNotFound && answer.Code == 1001:
-			return "", m.dropGrant(ctx, siteUser, "Zoom no longer has its user")
+			return "", m.dropGrant(ctx, g, "Zoom no longer has its user")
 		case status == http.StatusBadRequest || (status == http.StatusNotFound && answer.Code == 3001):
 			return "", problem.New(problem.Backend, CodeOBFMeeting, "meetingNumber",
 				"Zoom would not issue an OBF token for this meeting ("+zoomapi.ZoomCode(status, body)+"); check the meeting number the join names")
@@ -103,30 +80,51 @@ func (m *Manager) OBF(ctx context.Context, siteUser, meeting string) (string, *p
 	}
 }
 
-// holdGrant writes Zoom's reset time into the grant, under its lock, so
-// that the other instances hold off too. It is best effort: this
-// instance's own hold stands either way.
-func (m *Manager) holdGrant(ctx context.Context, siteUser string, until time.Time) {
-	name := m.name(siteUser)
-	ctx = context.WithoutCancel(ctx)
-	if m.cfg.Storage.Lock(ctx, name) != nil {
-		return
+// hold keeps Zoom's reset time after a 429, in this process and in the
+// user's hold record, so that every instance holds off. The record is
+// written without a lock (the latest reset time wins, which is Zoom's
+// latest answer) and expires with the hold.
+func (m *Manager) hold(ctx context.Context, siteUser string, until time.Time) {
+	m.mu.Lock()
+	if len(m.holds) >= 100_000 {
+		clear(m.holds)
 	}
-	defer func() { _ = m.cfg.Storage.Unlock(ctx, name) }()
-	if g, err := m.load(ctx, siteUser); err == nil {
-		g.HeldUntil = until
-		_ = m.store(ctx, g)
-	}
+	m.holds[siteUser] = until
+	m.mu.Unlock()
+	_ = m.rec.Put(ctx, m.rec.Name("holds", siteUser), []byte(strconv.FormatInt(until.UnixMilli(), 10)))
 }
 
-// dropGrant deletes a grant Zoom will not honour, under its lock.
-func (m *Manager) dropGrant(ctx context.Context, siteUser, why string) *problem.Error {
-	name := m.name(siteUser)
-	ctx = context.WithoutCancel(ctx)
-	if m.cfg.Storage.Lock(ctx, name) == nil {
-		_ = m.cfg.Storage.Delete(ctx, name)
-		_ = m.cfg.Storage.Unlock(ctx, name)
+// held says whether the user is held, by this process or (from the hold
+// record) by another instance.
+func (m *Manager) held(ctx context.Context, siteUser string, now time.Time) (time.Time, bool) {
+	m.mu.Lock()
+	until, ok := m.holds[siteUser]
+	if ok && !now.Before(until) {
+		delete(m.holds, siteUser)
+		ok = false
 	}
+	m.mu.Unlock()
+	if ok {
+		return until, true
+	}
+	b, err := m.rec.Get(ctx, m.rec.Name("holds", siteUser))
+	if err != nil {
+		return time.Time{}, false
+	}
+	ms, _ := strconv.ParseInt(string(b), 10, 64)
+	if until := time.UnixMilli(ms); now.Before(until) {
+		m.mu.Lock()
+		m.holds[siteUser] = until
+		m.mu.Unlock()
+		return until, true
+	}
+	return time.Time{}, false
+}
+
+// dropGrant buries a grant Zoom will not honour (under its lock, unless a
+// newer generation was stored meanwhile).
+func (m *Manager) dropGrant(ctx context.Context, g Grant, why string) *problem.Error {
+	m.bury(ctx, g, "refused", false)
 	return m.revoked(why)
 }
 

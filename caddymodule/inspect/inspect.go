@@ -18,6 +18,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/internal/jsonstr"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
 )
 
@@ -45,6 +46,12 @@ type Options struct {
 	Role          *int
 	ZAKPresent    bool
 	At            time.Time // when to judge the times; zero means now
+	// SDK is the SDK the token is handed to, FormatMeeting or FormatVideo;
+	// "" when not known. A token of the other format is an error.
+	SDK string
+	// Passcode is the Video SDK session passcode passed to join() beside
+	// the token; nil when not known.
+	Passcode *string
 }
 
 // Finding is one problem, or one notable fact, about a token.
@@ -133,6 +140,7 @@ func inspectJWT(r *Report, token string, o Options) {
 		r.Format = FormatMeeting
 		checkMeeting(r, c, o)
 	}
+	checkSDK(r, o)
 	checkHMAC(r, o, []byte(token[:strings.LastIndexByte(token, '.')]), parts[2], base64.RawURLEncoding)
 	checkTimes(r, c, o)
 }
@@ -182,10 +190,49 @@ func checkVideo(r *Report, c gjson.Result, o Options) {
 		r.add(Error, "session_name_missing", "the payload has no tpc (session name) string; set tpc to the session name passed to client.join()")
 	case tpc.Str == "":
 		r.add(Error, "session_name_missing", "tpc (the session name) is empty; the Video SDK joins a session by its name, so sign the name passed to client.join()")
-	case o.MeetingNumber != "" && tpc.Str != o.MeetingNumber:
-		r.add(Error, "meeting_number_mismatch", "tpc is %q but the join uses %q; sign for the session you join", tpc.Str, o.MeetingNumber)
+	case jsonstr.UTF16Len(tpc.Str) > 200:
+		r.add(Error, "session_name_too_long", "tpc is %d characters long; the Video SDK's join() takes a topic of at most 200 (5013, \"The maximum length of topic is 200\"), so use a shorter session name", jsonstr.UTF16Len(tpc.Str))
+	case signature.SessionNameReason(tpc.Str) != "":
+		r.add(Error, "session_name_invalid", "tpc: %s", signature.SessionNameReason(tpc.Str))
+	case o.MeetingNumber != "" && strings.ToLower(tpc.Str) != strings.ToLower(o.MeetingNumber):
+		// join() lower-cases the topic before it sends it, and Zoom
+		// compares tpc without case, so only other differences count.
+		r.add(Error, "meeting_number_mismatch", "tpc is %q but the join uses %q; Zoom refuses the join (the Video SDK shows \"Verify JWT failed\"), so sign for the session you join", tpc.Str, o.MeetingNumber)
 	}
-	checkRole(r, c.Get("role_type"), "role_type", o)
+	switch role := c.Get("role_type"); {
+	case !role.Exists():
+		// The Video SDK shows Zoom's answer as 3010, "Role type error".
+		r.add(Error, "role_missing", "the payload has no role_type, which the Video SDK requires since 1.3.0 (3010, \"Role type error\"); set it to the number 0 (participant) or 1 (host)")
+	default:
+		checkRole(r, role, "role_type", o)
+	}
+	if c.Get("version").Int() != 1 {
+		r.add(Warning, "version_invalid", "version is %s; Zoom's Video SDK sample and docs set it to 1", raw(c.Get("version")))
+	}
+	if k := c.Get("session_key"); k.Exists() && jsonstr.UTF16Len(k.String()) > 36 {
+		r.add(Error, "session_key_too_long", "session_key is %d characters long; Zoom refuses more than 36 (the Video SDK shows \"invalid session key\"), so shorten it", jsonstr.UTF16Len(k.String()))
+	}
+	if id := c.Get("user_identity"); id.Exists() && jsonstr.UTF16Len(id.String()) > 35 {
+		r.add(Error, "user_identity_too_long", "user_identity is %d characters long; Zoom's sample refuses more than 35, so shorten it", jsonstr.UTF16Len(id.String()))
+	}
+	if o.Passcode != nil {
+		if reason := signature.PasscodeReason(*o.Passcode); reason != "" {
+			r.add(Error, "passcode_invalid", "%s", reason)
+		}
+	}
+}
+
+// checkSDK names a token handed to the other SDK: Zoom looks the key up
+// among the account's apps of that SDK, and a Meeting SDK key is not a
+// Video SDK app's ("This account does not exist or does not belong to
+// you").
+func checkSDK(r *Report, o Options) {
+	switch {
+	case o.SDK == FormatVideo && r.Format == FormatMeeting:
+		r.add(Error, "wrong_sdk", "this is a Meeting SDK token (appKey, mn), but it goes to the Video SDK, where Zoom refuses it (\"This account does not exist or does not belong to you\"); sign with sdk video and the Video SDK app's key and secret")
+	case o.SDK == FormatMeeting && r.Format == FormatVideo:
+		r.add(Error, "wrong_sdk", "this is a Video SDK token (app_key, tpc), but it goes to the Meeting SDK, which refuses it; sign with sdk meeting and the Meeting SDK app's key and secret")
+	}
 }
 
 func checkKey(r *Report, key gjson.Result, o Options) {

@@ -174,9 +174,9 @@ func (videoFormat) SDK() SDK { return Video }
 func (videoFormat) KeyFields() (string, string) { return "", "" }
 
 func (videoFormat) FromConfig(d *joinconfig.Doc, f Fields) (Ask, *problem.Error) {
-	var v [4]joinconfig.Value
-	d.Read([]string{f.SessionName, f.Role, f.UserIdentity, f.SessionKey}, v[:])
-	name, roleField, id, key := v[0], v[1], v[2], v[3]
+	var v [5]joinconfig.Value
+	d.Read([]string{f.SessionName, f.Role, f.UserIdentity, f.SessionKey, f.Passcode}, v[:])
+	name, roleField, id, key, pass := v[0], v[1], v[2], v[3], v[4]
 	if name.Kind != joinconfig.KindString || name.Str == "" {
 		return Ask{}, problem.New(problem.Backend, CodeBackendSession, f.SessionName,
 			"the backend's join config has no session name at "+f.SessionName+"; fix the backend or set session_name_field")
@@ -198,7 +198,31 @@ func (videoFormat) FromConfig(d *joinconfig.Doc, f Fields) (Ask, *problem.Error)
 	if err := check.Check(); err != nil {
 		return Ask{}, problem.As(err).Recode(problem.Backend, CodeBackendSession)
 	}
-	return Ask{From: FromBackend, Meeting: name.Str, Role: role, video: claims}, nil
+	if perr := videoPasscode(pass, f.Passcode); perr != nil {
+		return Ask{}, perr
+	}
+	return Ask{From: FromBackend, Meeting: name.Str, Role: role, HasPasscode: pass.Kind == joinconfig.KindString && pass.Str != "", video: claims}, nil
+}
+
+// videoPasscode refuses a join config whose passcode the Video SDK's
+// join() would refuse (5013): not a string, or one it or Zoom does not
+// take. The page passes it to join() beside the token, so no token is
+// minted for a join that cannot happen.
+func videoPasscode(v joinconfig.Value, path string) *problem.Error {
+	var reason string
+	switch v.Kind {
+	case joinconfig.KindString:
+		reason = signature.PasscodeReason(v.Str)
+	case joinconfig.KindNumber, joinconfig.KindTrue, joinconfig.KindObject, joinconfig.KindArray:
+		// join() takes a passcode of type string only ("The maximum
+		// length of password is 10" is its text for any other).
+		reason = "the passcode is " + string(v.Raw) + ", not a string, and the Video SDK's join() refuses it (5013); send it as a JSON string"
+	}
+	if reason == "" {
+		return nil
+	}
+	return problem.New(problem.Backend, CodeBackendPasscode, path,
+		"the backend's join config has a passcode at "+path+" the Video SDK refuses: "+reason)
 }
 
 func (videoFormat) FromRequest(body []byte) (Ask, *problem.Error) {

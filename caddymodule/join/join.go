@@ -152,6 +152,7 @@ const (
 	CodeBackendRole          = "join_config_role"
 	CodeBackendSession       = "join_config_session_name"
 	CodeBackendLink          = "join_config_join_url"
+	CodeBackendPasscode      = "join_config_passcode"
 	CodeSigningFailed        = "signing_failed"
 	CodeZAKUserMissing       = "zak_user_missing"
 	CodeZAKMissing           = "zak_missing"

@@ -56,7 +56,7 @@ func (m MeetingSource) Credentials(ctx context.Context, p Principal, a Ask, g Gr
 	if a.meeting.MeetingNumber.Digits == "" || (!pass && !register) {
 		return Credentials{}, nil
 	}
-	info, err := lookupOnce(ctx, m.Lookup, a.Meeting)
+	info, err := lookupOnce(zoomapi.ForUser(ctx, p.ID), m.Lookup, a.Meeting)
 	if err != nil {
 		return Credentials{}, err
 	}

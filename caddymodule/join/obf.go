@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 // OBFFetcher fetches an OBF token for a meeting with the site user's own
@@ -50,7 +51,7 @@ func (o OBFSource) Credentials(ctx context.Context, p Principal, a Ask, g Grant)
 			return Credentials{}, nil
 		}
 	case OBFExternal:
-		info, err := lookupOnce(ctx, o.Lookup, a.Meeting)
+		info, err := lookupOnce(zoomapi.ForUser(ctx, p.ID), o.Lookup, a.Meeting)
 		if err != nil {
 			return Credentials{}, err
 		}

@@ -11,6 +11,12 @@ const (
 	CodeInvalidMeetingNumber = "invalid_meeting_number"
 	CodeInvalidExpiration    = "invalid_expiration"
 	CodeMeetingNumberMissing = "meeting_number_missing"
+	// CodeInvalidSessionName: a session name (tpc) with a character the
+	// Video SDK's session names do not take.
+	CodeInvalidSessionName = "invalid_session_name"
+	// CodeInvalidPasscode: a Video SDK session passcode that join()
+	// refuses, or that Zoom does.
+	CodeInvalidPasscode = "invalid_passcode"
 )
 
 // problems collects every validation failure of one request, in the order

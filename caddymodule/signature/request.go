@@ -95,6 +95,8 @@ func ParseVideoRequest(body []byte) (Video, error) {
 		v.SessionName = s
 		if s == "" {
 			extra.add(CodeMissingField, "sessionName", "Value must not be empty; send the Video SDK session name")
+		} else if reason := SessionNameReason(s); reason != "" {
+			extra.add(CodeInvalidSessionName, "sessionName", reason)
 		}
 	}
 	if expF.Exists() {

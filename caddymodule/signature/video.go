@@ -1,8 +1,10 @@
 package signature
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // GeoRegions are the Video SDK's allowed data-centre regions.
@@ -46,6 +48,8 @@ func (v Video) Check() error {
 		errs.add(CodeMissingField, "sessionName", "Value must not be empty; send the Video SDK session name")
 	} else if n := utf16Len(v.SessionName); n > 200 {
 		errs.add(CodeInvalidField, "sessionName", maxLength(n, 200))
+	} else if reason := SessionNameReason(v.SessionName); reason != "" {
+		errs.add(CodeInvalidSessionName, "sessionName", reason)
 	}
 	checkLifetime(&errs, v.ExpiresIn)
 	if v.UserIdentity != nil && utf16Len(*v.UserIdentity) > 35 {
@@ -71,6 +75,47 @@ func (v Video) Check() error {
 		}
 	}
 	return errs.err()
+}
+
+// TopicRefused are the printable ASCII characters a Video SDK session
+// name (tpc, the topic of join()) may not hold: the Video SDK auth doc
+// (its copy in @zoom/videosdk 2.5.0: skill/references/auth.md) allows
+// "alphanumeric characters, spaces, and standard visible symbols" and
+// lists those symbols, and these five are the printable ASCII ones it
+// leaves out. Zoom answers a topic it cannot take with "Parse lite sdk
+// topic and pwd fail", which the SDK shows as "Topic is invalid".
+const TopicRefused = "\"'*/`"
+
+// SessionNameReason says why name is not a session name the Video SDK
+// joins, or "" when it is: it may not hold a control character (C0, DEL or
+// C1; a tab or a newline included) or one of TopicRefused. Other
+// characters, letters of any script and emoji included, are left to Zoom:
+// the SDK sends the topic as UTF-8 and nothing Zoom publishes refuses
+// them. The length is checked beside it (200, the sample's and join()'s
+// limit).
+func SessionNameReason(name string) string {
+	for i, r := range name {
+		if unicode.IsControl(r) || strings.ContainsRune(TopicRefused, r) {
+			return fmt.Sprintf("the session name has %q at byte %d, which Video SDK session names do not take (Zoom answers \"Topic is invalid\"); use letters, digits, spaces and the symbols ! # $ %% & ( ) + - : ; < = . > ? @ [ ] ^ _ { } | ~ , \\ only", r, i)
+		}
+	}
+	return ""
+}
+
+// PasscodeReason says why pass is not a session passcode the Video SDK
+// takes, or "" when it is: client.join() refuses more than 10 characters
+// (UTF-16 units: "The maximum length of password is 10", 5013), and the
+// session doc allows printable ASCII only.
+func PasscodeReason(pass string) string {
+	if n := utf16Len(pass); n > 10 {
+		return "the passcode is " + strconv.Itoa(n) + " characters long, and the Video SDK's join() takes at most 10 (it refuses the join with 5013, \"The maximum length of password is 10\"); set a passcode of 10 characters or fewer"
+	}
+	for _, r := range pass {
+		if r < 0x20 || r > 0x7e {
+			return fmt.Sprintf("the passcode has %q, and Video SDK session passcodes take printable ASCII only (space to ~); set a passcode without it", r)
+		}
+	}
+	return ""
 }
 
 // mintVideo writes the payload of checked claims and signs it.

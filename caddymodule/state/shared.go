@@ -2,10 +2,11 @@ package state
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -24,17 +25,17 @@ type Storage interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// Shared is a Cache in a storage several Caddy instances share. Each key is
-// one record, sealed (the values are secrets: ZAKs, tokens), named by the
-// SHA-256 of the key (so no user ID or email shows in a file name). A fetch
-// takes the storage's lock for the key, reads the record again (another
+// Shared is a Cache in a storage several Caddy instances share, through
+// Records: each key is one record, sealed (the values are secrets: tokens,
+// passcodes), named by a hash of the key in a folder per kind of key (the
+// text before the key's first "/", such as meeting), so that each kind can
+// be swept by its own age. A fetch takes the storage's lock for the key
+// (bounded by the Records' deadline), reads the record again (another
 // instance may have fetched meanwhile), and only then calls fetch; in this
 // process, concurrent callers share one fetch.
 type Shared struct {
-	store  Storage
-	seal   *Sealer
-	prefix string
-	now    func() time.Time
+	rec    *Records
+	folder string
 	flight singleflight.Group
 }
 
@@ -43,10 +44,19 @@ var _ Cache = (*Shared)(nil)
 // NewShared keeps records under prefix (such as "zoom_signature/state") in
 // store, sealed by seal. now is the clock (time.Now when nil).
 func NewShared(store Storage, seal *Sealer, prefix string, now func() time.Time) *Shared {
-	if now == nil {
-		now = time.Now
-	}
-	return &Shared{store: store, seal: seal, prefix: prefix, now: now}
+	return NewSharedIn(NewRecords(store, seal, RecordsConfig{Prefix: path.Dir(prefix), Now: now}), path.Base(prefix))
+}
+
+// NewSharedIn keeps the records in rec's folder.
+func NewSharedIn(rec *Records, folder string) *Shared {
+	return &Shared{rec: rec, folder: folder}
+}
+
+// Kind is the folder a key's record is kept in, folder/kind, so that each
+// kind of record is swept by its own age.
+func Kind(folder, key string) string {
+	kind, _, _ := strings.Cut(key, "/")
+	return folder + "/" + kind
 }
 
 // record is what a key holds, before sealing.
@@ -57,26 +67,23 @@ type record struct {
 }
 
 func (s *Shared) name(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return s.prefix + "/" + hex.EncodeToString(sum[:])
+	return s.rec.Name(Kind(s.folder, key), key)
 }
 
-// read returns the record under name; a missing, unreadable or unsealable
-// record is an empty one, so that it is fetched again and overwritten.
-func (s *Shared) read(ctx context.Context, name string) record {
-	sealed, err := s.store.Load(ctx, name)
-	if err != nil {
-		return record{}
-	}
-	plain, err := s.seal.Open(name, sealed)
-	if err != nil {
-		return record{}
+// read returns the record under name; a missing, unsealable or unreadable
+// record is an empty one, so that it is fetched again and overwritten. A
+// storage that fails is an error.
+func (s *Shared) read(ctx context.Context, name string) (record, error) {
+	plain, err := s.rec.Get(ctx, name)
+	var se *StoreError
+	if errors.As(err, &se) {
+		return record{}, err
 	}
 	var r record
-	if json.Unmarshal(plain, &r) != nil {
-		return record{}
+	if err != nil || json.Unmarshal(plain, &r) != nil {
+		return record{}, nil
 	}
-	return r
+	return r, nil
 }
 
 func (s *Shared) write(ctx context.Context, name string, r record) error {
@@ -84,11 +91,7 @@ func (s *Shared) write(ctx context.Context, name string, r record) error {
 	if err != nil {
 		return err
 	}
-	sealed, err := s.seal.Seal(name, plain)
-	if err != nil {
-		return err
-	}
-	return s.store.Store(ctx, name, sealed)
+	return s.rec.Put(ctx, name, plain)
 }
 
 // fresh returns what a record answers at now: its value, a hold, or
@@ -107,19 +110,27 @@ func (r record) fresh(now time.Time) ([]byte, error, bool) {
 // Load implements Cache.
 func (s *Shared) Load(ctx context.Context, key string, fetch Fetch) ([]byte, error) {
 	name := s.name(key)
-	if v, err, ok := s.read(ctx, name).fresh(s.now()); ok {
+	r, err := s.read(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if v, err, ok := r.fresh(s.rec.now()); ok {
 		return v, err
 	}
 	v, err, _ := s.flight.Do(key, func() (any, error) {
 		ctx := context.WithoutCancel(ctx)
-		if err := s.store.Lock(ctx, name); err != nil {
-			return nil, fmt.Errorf("taking the storage lock: %w", err)
+		unlock, err := s.rec.Lock(ctx, name)
+		if err != nil {
+			return nil, err
 		}
-		defer func() { _ = s.store.Unlock(ctx, name) }()
+		defer unlock()
 		// Under the lock, again: another instance may have fetched while
 		// this one waited.
-		r := s.read(ctx, name)
-		if v, err, ok := r.fresh(s.now()); ok {
+		r, err := s.read(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if v, err, ok := r.fresh(s.rec.now()); ok {
 			return v, err
 		}
 		value, ttl, err := fetch(ctx)
@@ -127,7 +138,7 @@ func (s *Shared) Load(ctx context.Context, key string, fetch Fetch) ([]byte, err
 			return nil, err
 		}
 		if ttl > 0 {
-			r.Value, r.Expires = value, s.now().Add(ttl).UnixMilli()
+			r.Value, r.Expires = value, s.rec.now().Add(ttl).UnixMilli()
 			if err := s.write(ctx, name, r); err != nil {
 				return nil, fmt.Errorf("storing the value: %w", err)
 			}
@@ -145,7 +156,7 @@ func (s *Shared) Load(ctx context.Context, key string, fetch Fetch) ([]byte, err
 func (s *Shared) Hold(key string, until time.Time) {
 	ctx := context.Background()
 	name := s.name(key)
-	r := s.read(ctx, name)
+	r, _ := s.read(ctx, name)
 	r.Held = until.UnixMilli()
 	_ = s.write(ctx, name, r)
 }
@@ -155,9 +166,9 @@ func (s *Shared) Hold(key string, until time.Time) {
 func (s *Shared) Delete(key string) {
 	ctx := context.Background()
 	name := s.name(key)
-	r := s.read(ctx, name)
+	r, _ := s.read(ctx, name)
 	if r.Held == 0 {
-		_ = s.store.Delete(ctx, name)
+		_ = s.rec.Delete(ctx, name)
 		return
 	}
 	r.Value, r.Expires = nil, 0

@@ -38,6 +38,9 @@ type MeetingInfo struct {
 const (
 	CodeMeetingInvalid     = "meeting_lookup_invalid"
 	CodeMeetingRateLimited = "meeting_lookup_rate_limited"
+	// CodeMeetingTooMany: the user looked up too many new meeting numbers
+	// in a minute (Config.LookupLimit).
+	CodeMeetingTooMany = "meeting_lookup_too_many"
 )
 
 // DefaultMeetingTTL is how long a lookup is kept.
@@ -49,7 +52,13 @@ const DefaultMeetingTTL = 10 * time.Minute
 // lookup for all concurrent callers.
 func (c *Client) Meeting(ctx context.Context, digits string) (MeetingInfo, *problem.Error) {
 	key := "meeting/" + digits
+	user := userOf(ctx)
 	v, err := c.cache.Load(ctx, key, func(ctx context.Context) ([]byte, time.Duration, error) {
+		if c.cfg.LookupLimit != nil {
+			if perr := c.cfg.LookupLimit(ctx, user); perr != nil {
+				return nil, 0, perr
+			}
+		}
 		info, perr := c.fetchMeeting(ctx, key, digits)
 		if perr != nil {
 			return nil, 0, perr

@@ -55,6 +55,16 @@ type Config struct {
 	// Cache keeps the ZAKs, the meeting lookups and the rate-limit holds;
 	// default an in-memory one.
 	Cache state.Cache
+	// ZAKs keeps the ZAKs and their holds: each instance's own (a host's
+	// start token is cheap to fetch and best not written down); default an
+	// in-memory one.
+	ZAKs state.Cache
+	// LookupLimit, when set, is asked before a meeting lookup that the
+	// cache cannot answer (one that would call Zoom and add a record),
+	// with the user ForUser put in the context; a refusal stands. It keeps
+	// one user (or every anonymous visitor together) from growing the
+	// storage or spending the account's API limits.
+	LookupLimit func(ctx context.Context, user string) *problem.Error
 	// MeetingTTL is how long a meeting lookup is kept. Default
 	// DefaultMeetingTTL.
 	MeetingTTL time.Duration
@@ -121,6 +131,9 @@ func New(c Config) (*Client, error) {
 	if c.Cache == nil {
 		c.Cache = state.NewMemory(c.Now, 0)
 	}
+	if c.ZAKs == nil {
+		c.ZAKs = state.NewMemory(c.Now, 0)
+	}
 	cl := &Client{
 		cfg: c,
 		cc: clientcredentials.Config{
@@ -144,6 +157,8 @@ func New(c Config) (*Client, error) {
 // fetch stands, and anything else (the storage) is failed, in our words.
 func (c *Client) kept(err error, limited func(time.Duration) *problem.Error, failed string) *problem.Error {
 	var held *state.HeldError
+	var locked *state.LockError
+	var store *state.StoreError
 	switch {
 	case err == nil:
 		return nil
@@ -151,6 +166,12 @@ func (c *Client) kept(err error, limited func(time.Duration) *problem.Error, fai
 		return limited(held.Until.Sub(c.cfg.Now()))
 	case problem.As(err) != nil:
 		return problem.As(err)
+	case errors.As(err, &locked):
+		return problem.New(problem.Config, state.CodeLockTimeout, "meetingNumber",
+			"the meeting's record in Caddy's storage is locked by another instance and the lock was not had within "+locked.Wait.String()+"; try again shortly (the site's log names the storage and the lock)")
+	case errors.As(err, &store):
+		return problem.New(problem.Config, state.CodeUnavailable, "meetingNumber",
+			"Caddy's storage, where meeting lookups are shared, failed or did not answer in time; try again shortly, and check the storage")
 	}
 	return zoomError(CodeAPI, failed)
 }
@@ -164,7 +185,7 @@ func (c *Client) newTokenSource() oauth2.TokenSource {
 // ZAK returns the ZAK of the Zoom user (an ID or an email).
 func (c *Client) ZAK(ctx context.Context, user string) (string, *problem.Error) {
 	key := "zak/" + user
-	v, err := c.cache.Load(ctx, key, func(ctx context.Context) ([]byte, time.Duration, error) {
+	v, err := c.cfg.ZAKs.Load(ctx, key, func(ctx context.Context) ([]byte, time.Duration, error) {
 		tok, zerr := c.fetchZAK(ctx, key, user)
 		if zerr != nil {
 			return nil, 0, zerr
@@ -195,7 +216,7 @@ func (c *Client) fetchZAK(ctx context.Context, key, user string) (string, *probl
 		return "", zoomError(CodeUserNotFound, "Zoom has no user "+strconv.Quote(user)+" in this account ("+ZoomCode(status, body)+"); check the zak user mapping")
 	case http.StatusTooManyRequests:
 		d := max(retryAfter, time.Second)
-		c.cache.Hold(key, c.cfg.Now().Add(d))
+		c.cfg.ZAKs.Hold(key, c.cfg.Now().Add(d))
 		return "", rateLimited(d)
 	default:
 		return "", zoomError(CodeAPIAnswer, "Zoom's API did not issue the ZAK ("+ZoomCode(status, body)+"); try again shortly, or check the app's scopes")
@@ -283,4 +304,17 @@ func seconds(n int64) time.Duration {
 		return MaxHold
 	}
 	return time.Duration(n) * time.Second
+}
+
+type userKey struct{}
+
+// ForUser names the site user a lookup is for ("" for an anonymous
+// visitor), for Config.LookupLimit.
+func ForUser(ctx context.Context, user string) context.Context {
+	return context.WithValue(ctx, userKey{}, user)
+}
+
+func userOf(ctx context.Context) string {
+	u, _ := ctx.Value(userKey{}).(string)
+	return u
 }

@@ -40,6 +40,7 @@ func main() {
 	if err := ensureSDK(); err != nil {
 		fail("fetching the Zoom Meeting SDK: %v", err)
 	}
+	fetchVideoSDK()
 	if len(os.Args) == 2 && os.Args[1] == "sdk" {
 		return
 	}

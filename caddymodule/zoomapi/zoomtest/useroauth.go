@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -350,4 +352,75 @@ func (s *Server) onBehalf(w http.ResponseWriter, r *http.Request) {
 	tok := "eyJvYmYiOnRydWV9." + base64.RawURLEncoding.EncodeToString([]byte(mid)) + "." + randHex(20)
 	s.obf[tok] = OBFToken{User: u.ID, Meeting: mid}
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok})
+}
+
+// refreshHold holds the next refresh of the user app open.
+type refreshHold struct {
+	rotateFirst bool
+	arrived     chan struct{}
+	release     chan struct{}
+}
+
+// HoldNextRefresh holds the next refresh_token request of the user app
+// open until release is called (or the fake closes): arrived is closed
+// when it has come in. With rotateFirst, the fake rotates the refresh
+// token at once and only delays its answer (Zoom did the refresh, and the
+// caller may never hear of it); without, it does nothing until released
+// (the request had not reached Zoom yet).
+func (s *Server) HoldNextRefresh(rotateFirst bool) (arrived <-chan struct{}, release func()) {
+	h := &refreshHold{rotateFirst: rotateFirst, arrived: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	s.refreshHold = h
+	s.mu.Unlock()
+	var once sync.Once
+	return h.arrived, func() { once.Do(func() { close(h.release) }) }
+}
+
+// holdRefresh serves a held refresh; it says whether it did.
+func (s *Server) holdRefresh(w http.ResponseWriter, r *http.Request) bool {
+	id, secret, ok := r.BasicAuth()
+	if !ok || id != s.App.ClientID || secret != s.App.ClientSecret || r.Form.Get("grant_type") != "refresh_token" {
+		return false
+	}
+	s.mu.Lock()
+	h := s.refreshHold
+	s.refreshHold = nil
+	s.mu.Unlock()
+	if h == nil {
+		return false
+	}
+	if !h.rotateFirst {
+		close(h.arrived)
+		<-h.release
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.userGrantToken(w, r)
+		return true
+	}
+	rec := httptest.NewRecorder()
+	s.mu.Lock()
+	s.userGrantToken(rec, r)
+	s.mu.Unlock()
+	close(h.arrived)
+	<-h.release
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+	return true
+}
+
+// LiveRefreshTokens is how many refresh tokens of the user (an ID) Zoom
+// would honour now: 1 for a connected user, whatever the refreshes.
+func (s *Server) LiveRefreshTokens(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, g := range s.refreshes {
+		if g.user == id && !g.dead {
+			n++
+		}
+	}
+	return n
 }

@@ -48,6 +48,7 @@ type Server struct {
 	obf                    map[string]OBFToken
 	revoked                int
 	userLifetime           int
+	refreshHold            *refreshHold
 
 	mu        sync.Mutex
 	users     map[string]bool
@@ -198,6 +199,10 @@ func (s *Server) ExpireTokens() { s.mu.Lock(); clear(s.tokens); s.mu.Unlock() }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.OAuthCalls.Add(1)
+	_ = r.ParseForm()
+	if s.holdRefresh(w, r) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failOAuth {
