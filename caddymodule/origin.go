@@ -26,6 +26,20 @@ func (h *Handler) publicOrigin(r *http.Request) string {
 			return inferred
 		}
 	}
+	// The host is right and the scheme is not: where TLS ends before the
+	// tunnel's last hop, that hop says http (frp behind nginx or Caddy on
+	// the VPS, frp#4168) or says nothing (zrok, localtunnel), and a
+	// wildcard entry such as https://*.share.zrok.io would match no
+	// request at all. An entry that matches the host under its own scheme
+	// gives the scheme; it allows no origin that the entry did not already
+	// allow (originAllowed).
+	if _, hostport, ok := strings.Cut(inferred, "://"); ok {
+		for _, p := range h.PublicOrigin {
+			if scheme, _, ok := strings.Cut(p, "://"); ok && originMatches(p, scheme+"://"+hostport) {
+				return scheme + "://" + hostport
+			}
+		}
+	}
 	for _, p := range h.PublicOrigin {
 		if !strings.Contains(p, "*") {
 			return p // an explicit origin wins over what the headers say

@@ -2,7 +2,10 @@
 // has only Go: it fetches what the browser suite needs when it is missing
 // (the Zoom Meeting SDK from the npm registry, checked against the
 // registry's integrity hash; Debian's Chromium with apt-get when it runs as
-// root), then runs go test ./... with any arguments it was given.
+// root), builds the tunnels the tunnel suites run (frp and chisel from
+// caddymodule/testdata/tunneltools, localtunnel with npm ci from its lock
+// file), then runs go test ./... with any arguments it was given. It ends
+// with one line naming the suites that ran and the ones skipped, and why.
 //
 //	go run ./cmd/testall            # what the README and CI run
 //	go run ./cmd/testall -run TestBrowser ./caddymodule
@@ -23,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -45,13 +49,56 @@ func main() {
 		return
 	}
 	ensureChromium()
-	args := append([]string{"test"}, os.Args[1:]...)
-	if len(os.Args) == 1 {
+	// npm fetches while go builds.
+	lt := make(chan string, 1)
+	go func() { lt <- ensureLocaltunnel() }()
+	if err := ensureTunnelTools(); err != nil {
+		fmt.Fprintf(os.Stderr, "testall: %v; the frp and chisel suites will be skipped (or fail under CI=true)\n", err)
+	}
+	ltUnavailable := <-lt
+	if ltUnavailable != "" {
+		fmt.Fprintf(os.Stderr, "testall: localtunnel is unavailable (%s); its suite will be skipped\n", ltUnavailable)
+	}
+
+	user := os.Args[1:]
+	args := append([]string{"test"}, user...)
+	if len(user) == 0 {
 		args = append(args, "./...")
 	}
+	// The caddymodule package runs the cluster, tunnel and browser suites
+	// besides everything else: several minutes on 2 cores, close to go
+	// test's default 10-minute limit per package.
+	if !slices.ContainsFunc(user, func(a string) bool { return strings.HasPrefix(a, "-timeout") || strings.HasPrefix(a, "--timeout") }) {
+		args = slices.Insert(args, 1, "-timeout", "30m")
+	}
+	raw := slices.Contains(user, "-json")
+	if !raw {
+		args = slices.Insert(args, 1, "-json")
+	}
 	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "ZS_LOCALTUNNEL_UNAVAILABLE="+ltUnavailable)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
+	var rep *report
+	var out io.ReadCloser
+	if !raw {
+		cmd.Stdout = nil
+		rep = newReport(os.Stdout, slices.Contains(user, "-v"))
+		var err error
+		if out, err = cmd.StdoutPipe(); err != nil {
+			fail("go test: %v", err)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		fail("go test: %v", err)
+	}
+	if rep != nil {
+		rep.read(out)
+	}
+	err := cmd.Wait()
+	if rep != nil {
+		fmt.Println(rep.summary())
+	}
+	if err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
 			os.Exit(exit.ExitCode())
