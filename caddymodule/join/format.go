@@ -216,7 +216,8 @@ func videoPasscode(v joinconfig.Value, path string) *problem.Error {
 	case joinconfig.KindNumber, joinconfig.KindTrue, joinconfig.KindObject, joinconfig.KindArray:
 		// join() takes a passcode of type string only ("The maximum
 		// length of password is 10" is its text for any other).
-		reason = "the passcode is " + string(v.Raw) + ", not a string, and the Video SDK's join() refuses it (5013); send it as a JSON string"
+		// The value is the session's secret: its kind is named, never it.
+		reason = "the passcode is a JSON " + v.Kind.String() + ", not a string, and the Video SDK's join() refuses it (5013); send it as a JSON string"
 	}
 	if reason == "" {
 		return nil

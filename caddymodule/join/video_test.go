@@ -16,6 +16,7 @@ func TestVideoPasscode(t *testing.T) {
 		{`{"sessionName":"Cool Cars"}`, ""},
 		{`{"sessionName":"Cool Cars","passWord":"pc-7x-89012"}`, CodeBackendPasscode},
 		{`{"sessionName":"Cool Cars","passWord":123456}`, CodeBackendPasscode},
+		{`{"sessionName":"Cool Cars","passWord":"pc\u00e97x"}`, CodeBackendPasscode},
 		{`{"sessionName":"Cool/Cars"}`, CodeBackendSession},
 	} {
 		a, err := Video.Format().FromConfig(parsed(t, c.doc), f)
@@ -26,6 +27,9 @@ func TestVideoPasscode(t *testing.T) {
 			t.Errorf("%s: %v, want %s", c.doc, err, c.code)
 		case c.code == CodeBackendPasscode && !strings.Contains(err.Reason(), "passWord"):
 			t.Errorf("%s: reason %q does not name the field", c.doc, err.Reason())
+		case c.code == CodeBackendPasscode && (strings.Contains(err.Reason(), "123456") || strings.Contains(err.Reason(), "pc") || strings.Contains(err.Reason(), "é")):
+			// The passcode is the session's secret: no reason says it.
+			t.Errorf("%s: reason %q holds the passcode", c.doc, err.Reason())
 		case c.code == "" && a.Meeting != "Cool Cars":
 			t.Errorf("%s: %+v", c.doc, a)
 		}

@@ -110,9 +110,11 @@ func PasscodeReason(pass string) string {
 	if n := utf16Len(pass); n > 10 {
 		return "the passcode is " + strconv.Itoa(n) + " characters long, and the Video SDK's join() takes at most 10 (it refuses the join with 5013, \"The maximum length of password is 10\"); set a passcode of 10 characters or fewer"
 	}
-	for _, r := range pass {
+	for i, r := range []rune(pass) {
 		if r < 0x20 || r > 0x7e {
-			return fmt.Sprintf("the passcode has %q, and Video SDK session passcodes take printable ASCII only (space to ~); set a passcode without it", r)
+			// Its position and code point's class, never the character:
+			// the passcode is the session's secret.
+			return "the passcode's character " + strconv.Itoa(i+1) + " is not printable ASCII, and Video SDK session passcodes take printable ASCII only (space to ~); set a passcode without it"
 		}
 	}
 	return ""
