@@ -531,6 +531,10 @@ func runDoctor(cmd *cobra.Command, args []string) int {
 		}
 		return exitBadInput
 	}
+	if h.mode != endpoint {
+		// The operator speaks for the backend, which chooses the meetings.
+		q.ask.From = join.FromBackend
+	}
 	q.sdkCode = sdkCode
 	q.sdkVersion, _ = f.GetString("sdk-version")
 	if f.Changed("passcode") {

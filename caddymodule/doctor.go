@@ -58,6 +58,7 @@ type Doctor struct {
 
 	logger   *zap.Logger
 	fallback *Handler // writes refusals when the named handler is missing
+	key      handlerKey
 	cache    *state.Memory
 	limits   *userLimits
 }
@@ -72,6 +73,7 @@ const (
 	codeDoctorInput   = "doctor_input_invalid"
 	codeDoctorTooMany = "doctor_too_many"
 	codeDoctorHandler = "doctor_handler_unknown"
+	codeDoctorJoin    = "doctor_join_unknown"
 )
 
 // doctorTimeout bounds one diagnosis: it asks Zoom up to seven times, each
@@ -93,13 +95,17 @@ func (d *Doctor) Provision(ctx caddy.Context) error {
 	}
 	d.fallback = &Handler{Name: "doctor", logger: d.logger, sampled: newSampler(time.Now)}
 	d.Link = cmp.Or(d.Link, "/zoom/doctor")
-	doctorURLs.Store(d.For, d.Link)
+	d.key = handlerKey{cfg: ctx.Context, name: d.For}
+	doctorURLs.Store(d.key, d.Link)
+	if h := lookupHandler(d.key); h != nil {
+		h.doctored.Store(true)
+	}
 	return nil
 }
 
-// Cleanup forgets the route's link, unless a newer config set it.
+// Cleanup forgets the route's link.
 func (d *Doctor) Cleanup() error {
-	doctorURLs.CompareAndDelete(d.For, d.Link)
+	doctorURLs.Delete(d.key)
 	return nil
 }
 
@@ -116,19 +122,47 @@ func (d *Doctor) Validate() error {
 	return nil
 }
 
-// named are the provisioned zoom_signature handlers by name, for the
-// doctor routes that name them. A reload provisions the new config's
-// handlers before the old one's are cleaned up, so the newest wins and an
-// old one leaves only its own entry.
-var named sync.Map // name -> *Handler
+// handlerKey names a zoom_signature handler within one config load: its
+// root context, which every module of that load is provisioned with, and
+// its name. A doctor finds only a handler of its own config, so two sites
+// of one process, or the old and the new config of a reload, never mix.
+type handlerKey struct {
+	cfg  context.Context
+	name string
+}
+
+// named are the provisioned zoom_signature handlers, for the doctor routes
+// that name them; two handlers of one config with one name are ambiguous.
+var named sync.Map // handlerKey -> *Handler, or ambiguousName
+
+type ambiguousName struct{}
+
+// register makes h findable by its doctor route.
+func register(h *Handler) {
+	if v, loaded := named.LoadOrStore(h.key, h); loaded && v != h {
+		named.Store(h.key, ambiguousName{})
+	}
+	if _, ok := doctorURLs.Load(h.key); ok {
+		h.doctored.Store(true)
+	}
+}
+
+// lookupHandler is the one handler of key, nil when there is none or more.
+func lookupHandler(key handlerKey) *Handler {
+	v, _ := named.Load(key)
+	h, _ := v.(*Handler)
+	return h
+}
 
 // ServeHTTP diagnoses the signed-in user's join.
 func (d *Doctor) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	v, _ := named.Load(d.For)
-	h, _ := v.(*Handler)
+	h := lookupHandler(d.key)
 	if h == nil {
-		return d.fallback.writeRefusal(w, r, join.Principal{}, problem.New(problem.Config, codeDoctorHandler, "for",
-			"the doctor names the zoom_signature handler "+strconv.Quote(d.For)+", which this config does not have; set the handler's name option to it"))
+		reason := "the doctor names the zoom_signature handler " + strconv.Quote(d.For) + ", which this config does not have; set the handler's name option to it"
+		if v, _ := named.Load(d.key); v != nil {
+			reason = "the doctor names the zoom_signature handler " + strconv.Quote(d.For) + ", and several handlers of this config have that name (a handler's name defaults to its mode); give the one to diagnose a name option of its own"
+		}
+		return d.fallback.writeRefusal(w, r, join.Principal{}, problem.New(problem.Config, codeDoctorHandler, "for", reason))
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -147,6 +181,9 @@ func (d *Doctor) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 	if perr == nil {
 		q, perr = h.readDoctorQuery(w, r)
 	}
+	if perr == nil {
+		perr = h.ownJoin(p, &q)
+	}
 	if perr != nil {
 		return h.writeRefusal(w, r, p, perr)
 	}
@@ -163,9 +200,12 @@ func (d *Doctor) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 		b, err := json.Marshal(rep)
 		return b, time.Duration(d.CacheFor), err
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errDoctorTooMany):
 		return h.writeRefusal(w, r, p, problem.New(problem.Client, codeDoctorTooMany, "meetingNumber",
 			"the doctor answers "+strconv.Itoa(d.PerMinute)+" new questions a minute per user; wait a minute and ask again"))
+	case err != nil:
+		return err
 	}
 	setNoStore(w.Header(), "application/json; charset=utf-8")
 	w.Header().Set("Vary", "Cookie, Authorization")
@@ -245,8 +285,58 @@ func (h *Handler) readDoctorQuery(w http.ResponseWriter, r *http.Request) (docto
 	return q, nil
 }
 
+// ownJoin refuses a question about another user's join. In endpoint mode
+// the meetings scope is the rule, as for a signature. In inject mode the
+// backend chooses each user's meetings, so the doctor answers about a
+// meeting this handler was asked to join for the user in the last hour
+// (signed, or refused for a reason the doctor explains), or one an
+// explicit meetings scope (meetings, meetings_claim) allows; the meeting
+// is then judged as the backend's.
+func (h *Handler) ownJoin(p join.Principal, q *doctorQuery) *problem.Error {
+	if h.mode == endpoint {
+		return nil
+	}
+	if !h.asked.seen(p.ID, q.meeting, h.now()) {
+		if _, err := h.join.Policy.Decide(p, q.ask); err != nil && err.Code() == join.CodeMeetingNotAllowed {
+			return problem.New(problem.Client, codeDoctorJoin, "meetingNumber",
+				"the doctor answers about meetings this site gave you to join in the last hour (or that its meetings option allows you); fetch the join config first, then ask")
+		}
+	}
+	q.ask.From = join.FromBackend
+	return nil
+}
+
+// asked remembers, for the doctor route, which meetings a handler was
+// asked to join for each user: in this process, for an hour, bounded.
+type asked struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+const askedFor = time.Hour
+
+func (a *asked) note(user, meeting string, now time.Time) {
+	if user == "" {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil || len(a.m) >= 100_000 {
+		a.m = map[string]time.Time{} // bounded: a flood forgets, it does not grow
+	}
+	a.m[user+"\x00"+meeting] = now
+}
+
+func (a *asked) seen(user, meeting string, now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.m[user+"\x00"+meeting]
+	return ok && now.Sub(t) < askedFor
+}
+
 // doctorQuery reads a meeting and role from a body shaped like Zoom's
-// sample request, as the handler's endpoint mode reads it.
+// sample request, as the handler's endpoint mode reads it; the route's
+// ownJoin and the command line decide whose choice the meeting is.
 func (h *Handler) doctorQuery(body []byte) (doctorQuery, *problem.Error) {
 	if h.sdk == join.Video {
 		return doctorQuery{}, problem.New(problem.Client, codeDoctorInput, "sdk",
@@ -256,13 +346,7 @@ func (h *Handler) doctorQuery(body []byte) (doctorQuery, *problem.Error) {
 	if perr != nil {
 		return doctorQuery{}, perr
 	}
-	q := doctorQuery{ask: ask, meeting: ask.Meeting, role: ask.Role}
-	if h.mode != endpoint {
-		// In inject mode the backend chose the meeting: the policy judges
-		// it as it judges the backend's.
-		q.ask.From = join.FromBackend
-	}
-	return q, nil
+	return doctorQuery{ask: ask, meeting: ask.Meeting, role: ask.Role}, nil
 }
 
 // diagnose gathers the facts of one join through this handler, as it
@@ -379,7 +463,7 @@ func (h *Handler) tokenProblems(a join.Ask, g join.Grant) []doctor.TokenProblem 
 }
 
 // doctorURLs are the doctor routes' links by the handler they diagnose.
-var doctorURLs sync.Map // handler name -> link
+var doctorURLs sync.Map // handlerKey -> link
 
 // doctorExplains are the refusals the doctor can explain further than
 // their reason does: it finds out why Zoom or the account says no.
@@ -390,8 +474,8 @@ var doctorExplains = []string{
 }
 
 // doctorLink is the Link header of a refusal the doctor explains further.
-func doctorLink(handler, code string) string {
-	url, ok := doctorURLs.Load(handler)
+func doctorLink(key handlerKey, code string) string {
+	url, ok := doctorURLs.Load(key)
 	if !ok || !slices.Contains(doctorExplains, code) {
 		return ""
 	}

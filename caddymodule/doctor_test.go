@@ -121,6 +121,8 @@ const doctorConfig = `{
 	handle /api/bare {
 		zoom_signature {
 			name bare
+			# Users may ask the doctor about any meeting: an explicit scope.
+			meetings any
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
 			import zoom_api
@@ -130,6 +132,8 @@ const doctorConfig = `{
 	handle /api/fill {
 		zoom_signature {
 			name fill
+			# Users may ask the doctor about any meeting: an explicit scope.
+			meetings any
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
 			import zoom_api
@@ -140,6 +144,8 @@ const doctorConfig = `{
 	handle /api/legacy {
 		zoom_signature {
 			name legacy
+			# Users may ask the doctor about any meeting: an explicit scope.
+			meetings any
 			sdk websdk1
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
@@ -171,8 +177,9 @@ func startDoctor(t *testing.T) doctorEnv {
 		leakWatch.Lock()
 		defer leakWatch.Unlock()
 		leakWatch.secrets = append(leakWatch.secrets, z.UserTokens()...)
-		leakWatch.secrets = append(leakWatch.secrets, z.OBFTokens()...)
 		leakWatch.secrets = append(leakWatch.secrets, z.AccessTokens()...)
+		// OBF tokens reach join configs, never a log line.
+		leakWatch.tokens = append(leakWatch.tokens, z.OBFTokens()...)
 	})
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "Caddyfile")
@@ -187,7 +194,16 @@ func startDoctor(t *testing.T) doctorEnv {
 // ask posts a question to a doctor route as user.
 func (e doctorEnv) ask(t *testing.T, route, user, body string) response {
 	t.Helper()
-	return e.c.do("POST", "/zoom/doctor/"+route, user, body, "Content-Type", "application/json")
+	r := e.c.do("POST", "/zoom/doctor/"+route, user, body, "Content-Type", "application/json")
+	for _, secret := range e.z.AccessTokens() {
+		if strings.Contains(string(r.body), secret) {
+			t.Fatalf("the doctor's answer holds an access token: %s", r.body)
+		}
+	}
+	if strings.Contains(string(r.body), "dr-") {
+		t.Fatalf("the doctor's answer holds a meeting's passcode: %s", r.body)
+	}
+	return r
 }
 
 // report reads a doctor's answer: its meeting and its findings' codes and
@@ -257,10 +273,9 @@ func TestDoctorFindings(t *testing.T) {
 		m.JoinBeforeHost, m.Approval = true, 2
 		return m
 	}
-	pass := "dr-" + randomHex(t, 6) // the meetings' passcode: never in an answer
-	leakWatch.Lock()
-	leakWatch.secrets = append(leakWatch.secrets, pass)
-	leakWatch.Unlock()
+	// The meetings' passcode: in the join configs the site writes, never
+	// in a doctor's answer.
+	pass := "dr-" + randomHex(t, 6)
 	z.AddAccountUser(zoomtest.AccountUser{ID: "gone-host", Email: "gone@example.com", Inactive: true})
 	z.AddAccountUser(zoomtest.AccountUser{ID: "strict-host", Email: "strict@example.com", OnlyAuthenticatedFromWebclient: true})
 	meetings := map[string]zoomtest.Meeting{
@@ -329,6 +344,11 @@ func TestDoctorFindings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.route == "join" {
+				// The join handler has no meetings scope: the doctor answers
+				// about the joins it was asked for, so the page asks first.
+				e.join(t, tt.user, tt.meeting)
+			}
 			if tt.set != nil {
 				tt.set()
 				t.Cleanup(tt.reset)
@@ -339,6 +359,9 @@ func TestDoctorFindings(t *testing.T) {
 				t.Fatalf("HTTP: %d %v %s", resp.status, resp.header, resp.body)
 			}
 			meeting, codes, _ := report(t, resp.body)
+			if strings.Contains(string(resp.body), pass) {
+				t.Fatalf("HTTP: the answer holds the meeting's passcode: %s", resp.body)
+			}
 			if meeting != tt.meeting || !slices.Equal(codes, tt.want) {
 				t.Errorf("HTTP: meeting %s, findings %v, want %v\n%s", meeting, codes, tt.want, resp.body)
 			}
@@ -355,6 +378,9 @@ func TestDoctorFindings(t *testing.T) {
 				args = append(args, "--sdk-version", tt.sdkVersion)
 			}
 			code, out := e.cli(t, args...)
+			if strings.Contains(string(out), pass) {
+				t.Fatalf("CLI: the answer holds the meeting's passcode: %s", out)
+			}
 			meeting, codes, _ = report(t, out)
 			if code != tt.exit || meeting != tt.meeting || !slices.Equal(codes, tt.want) {
 				t.Errorf("CLI: exit %d (want %d), meeting %s, findings %v, want %v\n%s", code, tt.exit, meeting, codes, tt.want, out)
@@ -384,10 +410,7 @@ func TestDoctorFindings(t *testing.T) {
 func TestDoctorRoute(t *testing.T) {
 	e := startDoctor(t)
 	z := e.z
-	pass := "dr-" + randomHex(t, 6)
-	leakWatch.Lock()
-	leakWatch.secrets = append(leakWatch.secrets, pass)
-	leakWatch.Unlock()
+	pass := "dr-" + randomHex(t, 6) // in join configs, never in the doctor's answers
 	z.AddMeeting("85700000001", zoomtest.Meeting{Passcode: pass, Approval: 2, JoinBeforeHost: true})
 	q := `{"meetingNumber":"85700000001","role":0,"sdkCode":3712,"sdkVersion":"6.2.0"}`
 
@@ -422,7 +445,31 @@ func TestDoctorRoute(t *testing.T) {
 		}
 	})
 
+	t.Run("own joins only", func(t *testing.T) {
+		// The join handler has no meetings scope, so the backend chooses
+		// each user's meetings: a meeting alice was never given is not hers
+		// to ask about, however it is written.
+		for _, m := range []string{"85700000009", "857 0000 0009"} {
+			resp := e.ask(t, "join", "alice", `{"meetingNumber":"`+m+`","role":0}`)
+			if resp.status != 403 || resp.errorCode(t) != "doctor_join_unknown" {
+				t.Fatalf("%s: %d %s", m, resp.status, resp.body)
+			}
+		}
+		if n := z.MeetingCalls("85700000009"); n != 0 {
+			t.Fatalf("Zoom was asked about it %d times", n)
+		}
+		e.join(t, "alice", "85700000009")
+		if resp := e.ask(t, "join", "alice", `{"meetingNumber":"85700000009","role":0}`); resp.status != 200 {
+			t.Fatalf("after her join: %d %s", resp.status, resp.body)
+		}
+		// bob never asked to join it.
+		if resp := e.ask(t, "join", "bob", `{"meetingNumber":"85700000009","role":0}`); resp.status != 403 {
+			t.Fatalf("bob: %d %s", resp.status, resp.body)
+		}
+	})
+
 	t.Run("host for whom the policy refuses it", func(t *testing.T) {
+		e.join(t, "alice", "85700000001")
 		before := z.MeetingCalls("85700000001")
 		resp := e.ask(t, "join", "alice", `{"meetingNumber":"85700000001","role":1}`)
 		if _, codes, _ := report(t, resp.body); !slices.Equal(codes, []string{"site_refuses"}) {
@@ -435,6 +482,8 @@ func TestDoctorRoute(t *testing.T) {
 
 	t.Run("own connection only", func(t *testing.T) {
 		e.connect(t, "alice", "zu-alice")
+		e.join(t, "bob", "81111111113")
+		e.join(t, "alice", "81111111113")
 		resp := e.ask(t, "join", "bob", `{"meetingNumber":"81111111113","role":0}`)
 		_, codes, _ := report(t, resp.body)
 		if !slices.Equal(codes, []string{"meeting_external"}) || !strings.Contains(string(resp.body), "has not connected") ||

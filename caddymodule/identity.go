@@ -165,7 +165,7 @@ func (h *Handler) provisionSessions() error {
 // Cleanup stops the JWKS refresh of this config, and takes the handler
 // out of the doctor's registry unless a newer config put its own there.
 func (h *Handler) Cleanup() error {
-	named.CompareAndDelete(h.Name, h)
+	named.Delete(h.key) // the key is this config load's: nothing newer shares it
 	if h.sessions != nil {
 		h.sessions.Close()
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -311,8 +312,13 @@ type Handler struct {
 	identityKey         string
 	// guarded are the join-config paths the module reads or writes, which
 	// must not appear twice.
-	guarded  []string
-	sampled  *sampler
+	guarded []string
+	sampled *sampler
+	// key finds the handler for its doctor route; doctored says one names
+	// it, and then asked keeps the joins each user asked for.
+	key      handlerKey
+	doctored *atomic.Bool
+	asked    *asked
 	minted   [2]prometheus.Counter
 	duration prometheus.Observer
 }
@@ -529,7 +535,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.AllowAnonymous {
 		h.logger.Warn("allow_anonymous is on: anyone who can reach this route gets a signature", zap.String("mode", h.Mode))
 	}
-	named.Store(h.Name, h)
+	h.key = handlerKey{cfg: ctx.Context, name: h.Name}
+	h.doctored, h.asked = new(atomic.Bool), new(asked)
+	register(h)
 	return nil
 }
 

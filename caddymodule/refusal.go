@@ -126,6 +126,7 @@ var statusOf = map[string]int{
 	codeDoctorInput:   http.StatusBadRequest,
 	codeDoctorTooMany: http.StatusTooManyRequests,
 	codeDoctorHandler: http.StatusInternalServerError,
+	codeDoctorJoin:    http.StatusForbidden,
 	// This module.
 	join.CodeSigningFailed:       http.StatusInternalServerError,
 	join.CodeCredentialsConflict: http.StatusInternalServerError,
@@ -173,7 +174,7 @@ func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, p join.Pr
 	if link := h.connectLink(code); link != "" {
 		hdr.Set("Link", link)
 	}
-	if link := doctorLink(h.Name, code); link != "" {
+	if link := doctorLink(h.key, code); link != "" {
 		hdr.Add("Link", link)
 	}
 	body := errorBody(err.Problems)

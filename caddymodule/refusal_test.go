@@ -104,6 +104,7 @@ func TestStatusTable(t *testing.T) {
 		{codeDoctorInput, problem.Client, 400},
 		{codeDoctorTooMany, problem.Client, 429},
 		{codeDoctorHandler, problem.Config, 500},
+		{codeDoctorJoin, problem.Client, 403},
 		{signature.CodeInvalidSessionName, problem.Client, 400},
 		{join.CodeBackendPasscode, problem.Backend, 502},
 		{zoomapi.CodeMeetingTooMany, problem.Client, 429},
@@ -123,8 +124,8 @@ func TestStatusTable(t *testing.T) {
 			t.Errorf("unknown code with fault %s: %d, want %d", f, got, want)
 		}
 	}
-	if len(statusOf) != 83 {
-		t.Errorf("the table has %d codes and this test 83: add the new code here", len(statusOf))
+	if len(statusOf) != 84 {
+		t.Errorf("the table has %d codes and this test 84: add the new code here", len(statusOf))
 	}
 }
 
