@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,6 +96,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			timeout       <duration>
 //		}
 //		seal_keys <key...>
+//		state {
+//			lookups            storage|memory
+//			lock_timeout       <duration>
+//			lookups_per_minute <n>
+//		}
 //		session_jwt {
 //			from                 cookie <name> | header <name>
 //			hmac_secret          <value>
@@ -183,6 +189,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Registrant = new(RegistrantConfig)
 			if err := h.Registrant.unmarshal(d); err != nil {
+				return err
+			}
+
+		case "state":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if h.State == nil {
+				h.State = new(StateConfig)
+			}
+			if err := h.State.unmarshal(d); err != nil {
 				return err
 			}
 
@@ -294,7 +311,7 @@ var (
 		"on_host_denied", "meetings", "expires", "backdate", "max_body", "meeting_number_field", "role_field",
 		"signature_field", "sdk_key_field", "session_name_field", "user_identity_field", "session_key_field",
 		"cors_origins", "demo", "public_origin", "url_fields", "meetings_claim", "fill", "require_zak_for_host",
-		"zak", "session_jwt", "zoom_api", "passcode", "passcode_field", "join_url_field", "registrant", "seal_keys", "obf"}
+		"zak", "session_jwt", "zoom_api", "passcode", "passcode_field", "join_url_field", "registrant", "seal_keys", "state", "obf"}
 	repeatable = map[string]bool{"meetings": true, "cors_origins": true, "public_origin": true, "url_fields": true, "fill": true, "seal_keys": true}
 )
 
@@ -458,6 +475,38 @@ func (o *OBFConfig) unmarshal(d *caddyfile.Dispenser) error {
 		}
 		if !d.AllArgs(field) {
 			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+// unmarshal reads a state block; its ranges are checkStateConfig's.
+func (s *StateConfig) unmarshal(d *caddyfile.Dispenser) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		known := []string{"lookups", "lock_timeout", "lookups_per_minute"}
+		if !slices.Contains(known, opt) {
+			return d.Errf("unrecognized state subdirective %q%s", opt, didYouMean(opt, known))
+		}
+		var v string
+		if !d.AllArgs(&v) {
+			return d.ArgErr()
+		}
+		switch opt {
+		case "lookups":
+			s.Lookups = v
+		case "lock_timeout":
+			dur, err := caddy.ParseDuration(v)
+			if err != nil {
+				return d.Errf("lock_timeout %q is not a duration; write it like 15s or 1m", v)
+			}
+			s.LockTimeout = caddy.Duration(dur)
+		case "lookups_per_minute":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return d.Errf("lookups_per_minute %q is not a number", v)
+			}
+			s.LookupsPerMinute = n
 		}
 	}
 	return nil

@@ -103,6 +103,16 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"api_url plain http", "sdk_key k\nsdk_secret s\nzak {\naccount_id a\nclient_id b\nclient_secret c\napi_url http://api.zoom.us/v2\n}", "uses plain http"},
 		{"jwks plain http", "sdk_key k\nsdk_secret s\nsession_jwt {\njwks http://id.example.com/jwks\nalgorithms RS256\n}", "uses plain http"},
 		{"jwks ftp", "sdk_key k\nsdk_secret s\nsession_jwt {\njwks ftp://id.example.com/jwks\nalgorithms RS256\n}", "is not an absolute https URL"},
+		{"state unknown option", "sdk_key k\nsdk_secret s\nstate {\nlookup memory\n}", `unrecognized state subdirective "lookup"; did you mean "lookups"?`},
+		{"state lookups unknown", "sdk_key k\nsdk_secret s\nzoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups redis\n}", `state lookups "redis" is not known`},
+		{"state lookups without zoom_api", "sdk_key k\nsdk_secret s\nstate {\nlookups memory\n}", "need zoom_api"},
+		{"state lookups storage without seal_keys", "sdk_key k\nsdk_secret s\nzoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups storage\n}", "state lookups storage needs seal_keys"},
+		{"state lock_timeout not a duration", "sdk_key k\nsdk_secret s\nseal_keys k\nstate {\nlock_timeout soon\n}", `lock_timeout "soon" is not a duration`},
+		{"state lock_timeout too short", "sdk_key k\nsdk_secret s\nseal_keys k\nstate {\nlock_timeout 500ms\n}", "between 1s and 5m"},
+		{"state lock_timeout too long", "sdk_key k\nsdk_secret s\nseal_keys k\nstate {\nlock_timeout 10m\n}", "between 1s and 5m"},
+		{"state lock_timeout without seal_keys", "sdk_key k\nsdk_secret s\nstate {\nlock_timeout 5s\n}", "only with seal_keys"},
+		{"state lookups_per_minute too many", "sdk_key k\nsdk_secret s\nzoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups_per_minute 6001\n}", "between 1 and 6000"},
+		{"state lookups_per_minute negative", "sdk_key k\nsdk_secret s\nzoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups_per_minute -1\n}", "between 1 and 6000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			text := ":8080 {\n\tzoom_signature {\n" + tc.block + "\n\t}\n}\n"

@@ -32,13 +32,17 @@ var (
 		"Calls to Zoom, by kind (oauth, zak, meeting, registrant) and result (ok, error).", "kind", "result")
 	metricGrants = counterVec("grant_events_total",
 		"What happened to connected Zoom accounts, by event: grant_superseded (a refresh found another instance's newer grant), grant_dropped_refused (Zoom refused the newest stored refresh token), grant_dropped_lost (refused while an earlier refresh was unfinished: an instance stopped after Zoom rotated the token and before it stored the new one), grant_dropped_scopes.", "event")
+	metricUnopened = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "caddy", Subsystem: "zoom_signature", Name: "unopened_grant_records",
+		Help: "Grant records in Caddy's storage that no key of seal_keys opens, as counted when the config loaded: their users show as not connected until the old key is back in the ring (after the new one).",
+	})
 	metricDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "caddy", Subsystem: "zoom_signature", Name: "handler_duration_seconds",
 		Help:    "Time spent inside the handler itself, excluding the next handler, by handler and mode. Calls to Zoom and JWKS fetches count, hence the buckets up to 10 s.",
 		Buckets: []float64{2e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2, 0.05, 0.25, 1, 2.5, 10},
 	}, []string{"handler", "mode"})
 
-	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricUnsignable, metricJWKS, metricZoom, metricGrants, metricDuration}
+	collectors = []prometheus.Collector{metricSignatures, metricRefusals, metricPassThrough, metricUnsignable, metricJWKS, metricZoom, metricGrants, metricUnopened, metricDuration}
 )
 
 func counterVec(name, help string, labels ...string) *prometheus.CounterVec {

@@ -251,13 +251,19 @@ type Handler struct {
 	OBF *OBFConfig `json:"obf,omitempty"`
 
 	// Keys (base64 of 32 bytes, as {env.*} or {file.*}) that seal what the
-	// module keeps in Caddy's storage: with them, meeting lookups and
-	// registrant tokens are shared by every instance on the same storage;
-	// without them, each instance keeps its own in memory. ZAKs stay in
-	// each instance's memory either way. The first key seals and all open,
+	// module keeps in Caddy's storage; anything written there needs them.
+	// Where each kind of state lives is the state block's choice (by
+	// default, with seal_keys, meeting lookups and registrant tokens are
+	// shared by every instance on the same storage; without, each
+	// instance keeps its own in memory). The first key seals and all open,
 	// so a new key goes first and an old one stays until its records have
 	// expired (grants: until each was refreshed once).
 	SealKeys []string `json:"seal_keys,omitempty"`
+
+	// Where meeting lookups and registrant tokens live (storage or
+	// memory), how long a wait on Caddy's storage may take, and how many
+	// new meeting numbers a user may look up in a minute.
+	State *StateConfig `json:"state,omitempty"`
 
 	// Refuse a role-1 join that has no ZAK, instead of signing a host join
 	// that cannot start the meeting.
@@ -302,8 +308,13 @@ type Handler struct {
 	seal     *state.Sealer
 	rec      *state.Records
 	lim      *state.Limiter
-	zakField string
-	backdate time.Duration
+	// The state block, resolved: lookups in the storage, the deadline of
+	// each storage call, new lookups per user and minute.
+	lookupsShared    bool
+	lockWait         time.Duration
+	lookupsPerMinute int
+	zakField         string
+	backdate         time.Duration
 	// Where the SDK key goes in a join config (inject), and the member
 	// that opens it in an answer (endpoint, `,"sdkKey":`); "" for nowhere.
 	sdkKeyAt, answerKey string
@@ -483,6 +494,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionSessions(); err != nil {
 		return err
 	}
+	h.provisionState()
 	sources, err := h.provisionZoom(ctx)
 	if err != nil {
 		return err
@@ -752,6 +764,9 @@ func (h *Handler) checkConfig() error {
 		}
 	}
 	if err := h.checkZoomConfig(sdk); err != nil {
+		return err
+	}
+	if err := h.checkStateConfig(); err != nil {
 		return err
 	}
 	for _, f := range h.Fill {

@@ -134,6 +134,7 @@ func (h *Handler) provisionOBF(ctx caddy.Context) ([]join.CredentialSource, erro
 	if err != nil {
 		return nil, err
 	}
+	h.reportUnopened(ctx, rec)
 	store := ctx.Storage()
 	if !locksBlockOnce(store) {
 		h.logger.Warn("the configured storage's lock does not block a second holder, so several Caddy instances may refresh one grant at once and lose its rotated refresh token; use file_system on a shared folder or a storage module with real locks",

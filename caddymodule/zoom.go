@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
@@ -164,19 +162,20 @@ func (h *Handler) provisionZoom(ctx caddy.Context) ([]join.CredentialSource, err
 	if h.Zak != nil {
 		cfg.ZAKLifetime = time.Duration(h.Zak.Lifetime)
 	}
-	var lim *state.Limiter
-	if len(h.SealKeys) > 0 {
+	// The lookup limit counts where the lookups live: for the cluster
+	// when they are shared, per instance when each keeps its own.
+	lim := state.NewLimiter(nil, "")
+	if h.lookupsShared {
 		if lim, err = h.limiter(ctx); err != nil {
 			return nil, err
 		}
-	} else {
-		lim = state.NewLimiter(nil, "")
 	}
+	perMinute := h.lookupsPerMinute
 	cfg.LookupLimit = func(ctx context.Context, user string) *problem.Error {
 		// Anonymous visitors share one budget ("" is no site user's ID).
-		if ok, _ := lim.Allow(ctx, "lookup\x00"+user, LookupsPerMinute, time.Minute); !ok {
+		if ok, _ := lim.Allow(ctx, "lookup\x00"+user, perMinute, time.Minute); !ok {
 			return problem.New(problem.Client, zoomapi.CodeMeetingTooMany, "meetingNumber",
-				fmt.Sprintf("too many different meeting numbers looked up in a minute (at most %d per user); wait a minute, and join the meetings you were given", LookupsPerMinute))
+				fmt.Sprintf("too many different meeting numbers looked up in a minute (at most %d per user); wait a minute, and join the meetings you were given", perMinute))
 		}
 		return nil
 	}
@@ -200,148 +199,6 @@ func (h *Handler) provisionZoom(ctx caddy.Context) ([]join.CredentialSource, err
 		sources = append(sources, ms)
 	}
 	return sources, nil
-}
-
-// stateCache is where the Zoom client keeps meeting lookups, registrant
-// tokens and Zoom's holds: sealed records in Caddy's storage when
-// seal_keys is set, so that every instance sharing the storage shares them
-// (and a lookup costs the account one Zoom call per cluster); this
-// process's memory otherwise. ZAKs, like the JWKS and the
-// Server-to-Server token, stay in each instance's memory either way: they
-// are cheap to fetch, and a host's start token is best not written down.
-func (h *Handler) stateCache(ctx caddy.Context) (state.Cache, error) {
-	if len(h.SealKeys) == 0 {
-		return state.NewMemory(nil, 0), nil
-	}
-	rec, err := h.records(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return state.NewSharedIn(rec, stateFolder), nil
-}
-
-// LookupsPerMinute bounds the meeting numbers one user (or all anonymous
-// visitors together) may have looked up at Zoom per minute, in the
-// cluster: numbers already in the cache do not count. With lookup_ttl
-// 10m, a user keeps at most 600 lookup records.
-const LookupsPerMinute = 60
-
-// The folders of the module's records in Caddy's storage, under
-// zoom_signature/.
-const (
-	stateFolder  = "state"  // meeting lookups, registrant tokens, holds (state.Shared)
-	grantsFolder = "grants" // connected Zoom accounts (connect)
-	holdsFolder  = "holds"  // Zoom's 429 for a user's OBF tokens
-	limitsFolder = "limits" // each instance's share of the cluster's limits
-)
-
-// records is the one seam to Caddy's storage of this config, built once
-// per Provision: every record expires (swept by the age of its folder, by
-// an instance at most every state.SweepEvery), and every lock wait and
-// storage call is bounded by state.DefaultWait.
-func (h *Handler) records(ctx caddy.Context) (*state.Records, error) {
-	if h.rec != nil {
-		return h.rec, nil
-	}
-	sealer, err := h.sealer()
-	if err != nil {
-		return nil, err
-	}
-	store := ctx.Storage()
-	lookupTTL := zoomapi.DefaultMeetingTTL
-	if app := h.zoomApp(); app != nil && app.LookupTTL > 0 {
-		lookupTTL = time.Duration(app.LookupTTL)
-	}
-	h.rec = state.NewRecords(store, sealer, state.RecordsConfig{
-		Prefix: "zoom_signature",
-		MaxAge: map[string]time.Duration{
-			// A lookup lives lookup_ttl (a hold on it, Zoom's Retry-After,
-			// may go sooner: the next lookup asks Zoom, which holds again).
-			stateFolder + "/meeting": lookupTTL + time.Minute,
-			// A registrant's tk lives until a day after the meeting, at
-			// most 30 days.
-			stateFolder + "/registrant": 31 * 24 * time.Hour,
-			// Zoom ends refresh tokens unused for 90 days: a grant not
-			// refreshed for longer is dead, and a tombstone has done its job.
-			grantsFolder: 100 * 24 * time.Hour,
-			holdsFolder:  24 * time.Hour,
-			limitsFolder: 10 * time.Minute,
-			"instances":  time.Hour,
-		},
-		Modified: func(ctx context.Context, key string) (time.Time, error) {
-			info, err := store.Stat(ctx, key)
-			return info.Modified, err
-		},
-		Logger: h.logger,
-	})
-	rec := h.rec
-	go func() {
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if rec.SweepDue() {
-					if n := rec.Sweep(ctx); n > 0 {
-						h.logger.Info("swept expired records from Caddy's storage", zap.Int("records", n))
-					}
-				}
-			}
-		}
-	}()
-	return h.rec, nil
-}
-
-// limiter counts per-user limits (OBF tokens per meeting, meeting lookups)
-// across every instance of the storage, one per config.
-func (h *Handler) limiter(ctx caddy.Context) (*state.Limiter, error) {
-	if h.lim != nil {
-		return h.lim, nil
-	}
-	rec, err := h.records(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := caddy.InstanceID()
-	if err != nil {
-		return nil, fmt.Errorf("this instance's ID, which names its share of the cluster's limits: %w", err)
-	}
-	h.lim = state.NewLimiter(rec, id.String())
-	return h.lim, nil
-}
-
-// sealer is the key ring from seal_keys (base64 of 32 bytes each, the
-// first sealing and all opening), built once per Provision: the Zoom
-// client's cache and the grants share it, and its warnings are logged once.
-func (h *Handler) sealer() (*state.Sealer, error) {
-	if h.seal != nil {
-		return h.seal, nil
-	}
-	repl := caddy.NewReplacer()
-	if len(h.SealKeys) == 0 {
-		return nil, errors.New("seal_keys is not set: what the module keeps in Caddy's storage (grants, lookups, registrant tokens) is sealed with it; set seal_keys {env.ZOOM_GRANT_KEY}")
-	}
-	keys := make([][]byte, 0, len(h.SealKeys))
-	for i, k := range h.SealKeys {
-		warnLiteralSecret(h.logger, "seal_keys", k)
-		raw := strings.TrimSpace(repl.ReplaceAll(k, ""))
-		if raw == "" && i > 0 {
-			continue // an unset rotation slot, such as {env.ZOOM_GRANT_KEY_OLD}
-		}
-		b, err := base64.StdEncoding.DecodeString(raw)
-		if err != nil {
-			b, err = base64.RawURLEncoding.DecodeString(raw)
-		}
-		if err != nil || len(b) != 32 {
-			return nil, fmt.Errorf("seal_keys: key %d (%s) is not the base64 of 32 bytes; make one with: head -c 32 /dev/urandom | base64", i+1, placeholdersOnly(k))
-		}
-		keys = append(keys, b)
-	}
-	var err error
-	h.seal, err = state.NewSealer(keys...)
-	return h.seal, err
 }
 
 // zoomApp is the Server-to-Server app the handler names: its zoom_api

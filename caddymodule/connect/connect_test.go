@@ -470,3 +470,59 @@ func TestLockDeadline(t *testing.T) {
 		t.Fatal("refreshed without the lock")
 	}
 }
+
+// TestUsedStateSealed: a used state is a sealed record of the seam that
+// carries its expiry: another instance on the storage refuses its replay,
+// nothing of it reads in the clear, and a mark written before marks were
+// sealed (a plain Unix time) is swept once old, without a warning.
+func TestUsedStateSealed(t *testing.T) {
+	z := newFake(t)
+	dir := t.TempDir()
+	m := newManager(t, z, dir)
+	other := newManager(t, z, dir) // a second instance on the same storage
+	now := time.Now()
+	m.cfg.Now = func() time.Time { return now }
+	usedDir := filepath.Join(dir, "zoom_signature", "grants", "used")
+	if err := os.MkdirAll(usedDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	legacy := filepath.Join(usedDir, strings.Repeat("ab", 32))
+	if err := os.WriteFile(legacy, []byte(fmt.Sprint(now.Add(-time.Hour).Unix())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u, cookie, err := m.Start("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := authorize(t, u)
+	if _, perr := m.Finish(context.Background(), "alice", cookie, q); perr != nil {
+		t.Fatal(perr)
+	}
+	if _, perr := other.Finish(context.Background(), "alice", cookie, q); perr.Code() != CodeStateReplayed {
+		t.Fatalf("replay on another instance: %v", perr)
+	}
+	entries, _ := os.ReadDir(usedDir)
+	if len(entries) != 1 {
+		t.Fatalf("marks after the callback: %d, want 1 (the old plain one swept)", len(entries))
+	}
+	b, _ := os.ReadFile(filepath.Join(usedDir, entries[0].Name()))
+	if !bytes.HasPrefix(b, []byte("zs1")) || bytes.Contains(b, []byte(`"e"`)) {
+		t.Fatalf("the mark is not sealed: %q", b)
+	}
+	if n := m.rec.Unsealable(); n != 0 {
+		t.Fatalf("%d unopened reads counted for the old mark", n)
+	}
+	// Past its life the mark no longer refuses: the cookie has expired by
+	// then anyway, so the callback fails on the cookie, not the mark.
+	now = now.Add(usedKeep)
+	if perr := m.useState(context.Background(), "some-state"); perr != nil {
+		t.Fatal(perr)
+	}
+	if perr := m.useState(context.Background(), "some-state"); perr.Code() != CodeStateReplayed {
+		t.Fatalf("a fresh mark: %v", perr)
+	}
+	now = now.Add(usedKeep)
+	if perr := m.useState(context.Background(), "some-state"); perr != nil {
+		t.Fatalf("an expired mark: %v", perr)
+	}
+}

@@ -3,15 +3,14 @@ package connect
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -168,48 +167,53 @@ func (m *Manager) Finish(ctx context.Context, siteUser, cookie string, q url.Val
 
 // useState marks a state as used, once in the cluster: a second callback
 // with the same state (a replay, or a double click) is refused before its
-// code is tried.
+// code is tried. The mark is a sealed record of the seam, named by a hash
+// of the state, that says until when it guards; under its lock it is read
+// again, so of two instances taking one callback only one goes on.
 func (m *Manager) useState(ctx context.Context, st string) *problem.Error {
-	sum := sha256.Sum256([]byte("state\x00" + st))
-	name := m.cfg.Prefix + "/used/" + hex.EncodeToString(sum[:])
-	unlock, err := m.rec.Lock(ctx, name)
-	if err != nil {
-		return m.stateDown(err)
-	}
-	defer unlock()
-	_, err = m.rec.Raw(ctx, name)
+	now := m.cfg.Now()
+	err := m.rec.Update(ctx, m.rec.Name(m.usedFolder(), "state\x00"+st), func(plain []byte, found bool) ([]byte, error) {
+		var u used
+		if found && json.Unmarshal(plain, &u) == nil && now.UnixMilli() < u.Expires {
+			return nil, errReplayed
+		}
+		return json.Marshal(used{Expires: now.Add(usedKeep).UnixMilli()})
+	})
 	switch {
-	case err == nil:
+	case errors.Is(err, errReplayed):
 		return problem.New(problem.Client, CodeStateReplayed, "state",
 			"this connect's callback was already used; start again at "+m.cfg.ConnectURL)
-	case !errors.Is(err, state.ErrNotFound):
+	case err != nil:
 		return m.stateDown(err)
-	}
-	if err := m.cfg.Storage.Store(ctx, name, []byte(strconv.FormatInt(m.cfg.Now().Unix(), 10))); err != nil {
-		return storeDown()
 	}
 	return nil
 }
 
-// A used state's marker guards only while its cookie could still be
-// accepted; sweepUsed deletes the markers older than usedKeep, so that the
-// folder does not grow by a file per connect for ever. It runs at most
-// every sweepEvery per Manager, on a callback (connects are rare, and the
-// folder's listing is the cost), and only over storages that can list
-// (every certmagic.Storage can). The margin over the cookie's life allows
-// for instances whose clocks differ.
+// used is a used state's mark, before sealing.
+type used struct {
+	Expires int64 `json:"e"` // Unix ms
+}
+
+var errReplayed = errors.New("the state was used")
+
+// A used state's mark guards only while its cookie could still be
+// accepted: it expires after usedKeep, and sweepUsed deletes the expired
+// ones, so that the folder does not grow by a record per connect for ever.
+// It runs at most every sweepEvery per Manager, on a callback (connects
+// are rare, and the folder's listing is the cost), and only over storages
+// that can list (every certmagic.Storage can); the glue's sweep of the
+// seam's folders by age removes them too. The margin over the cookie's
+// life allows for instances whose clocks differ.
 const (
 	usedKeep   = 2 * CookieTTL
 	sweepEvery = time.Hour
 )
 
+// usedFolder is the folder of used states in the seam: "used" beside the
+// grants, so that the grants' own folder holds grants only.
+func (m *Manager) usedFolder() string { return path.Base(m.cfg.Prefix) + "/used" }
+
 func (m *Manager) sweepUsed(ctx context.Context) {
-	lister, ok := m.cfg.Storage.(interface {
-		List(ctx context.Context, prefix string, recursive bool) ([]string, error)
-	})
-	if !ok {
-		return
-	}
 	now := m.cfg.Now()
 	m.mu.Lock()
 	due := !now.Before(m.nextSweep)
@@ -220,19 +224,30 @@ func (m *Manager) sweepUsed(ctx context.Context) {
 	if !due {
 		return
 	}
-	keys, err := lister.List(ctx, m.cfg.Prefix+"/used", false)
+	keys, err := m.rec.List(ctx, m.usedFolder())
 	if err != nil {
-		return // nothing used yet, or the storage cannot list now: next time
+		return // the storage cannot list now: next time
 	}
-	cutoff := now.Add(-usedKeep).Unix()
 	for _, k := range keys {
-		b, err := m.cfg.Storage.Load(ctx, k)
+		sealed, err := m.rec.Raw(ctx, k)
 		if err != nil {
 			continue
 		}
-		// Only markers as this package writes them, and old enough.
-		if t, err := strconv.ParseInt(string(b), 10, 64); err == nil && t < cutoff {
-			_ = m.cfg.Storage.Delete(ctx, k)
+		// Opened here, not through Records.Get: a mark no key opens (one
+		// written before marks were sealed, a plain Unix time) is not a
+		// record to warn about, only one to sweep once it is old.
+		var u used
+		if plain, err := m.rec.Sealer().Open(k, sealed); err == nil {
+			if json.Unmarshal(plain, &u) != nil {
+				continue
+			}
+		} else if t, err := strconv.ParseInt(string(sealed), 10, 64); err == nil {
+			u.Expires = time.Unix(t, 0).Add(usedKeep).UnixMilli()
+		} else {
+			continue
+		}
+		if now.UnixMilli() >= u.Expires {
+			_ = m.rec.Delete(ctx, k)
 		}
 	}
 }

@@ -40,43 +40,51 @@ func (m *Manager) OBF(ctx context.Context, siteUser, meeting string) (string, *p
 		return "", obfRateLimited(g.HeldUntil.Sub(now))
 	}
 	path := "/users/me/token?" + url.Values{"type": {"onbehalf"}, "meeting_id": {meeting}}.Encode()
-	for attempt := 0; ; attempt++ {
-		status, body, retryAfter, err := m.get(ctx, "obf", g.AccessToken, path)
-		if err != nil {
-			return "", zoomDown(zoomapi.CodeAPI, "Zoom's API could not be reached for the OBF token; try again shortly")
-		}
-		var answer struct {
-			Token string `json:"token"`
-			Code  int    `json:"code"`
-		}
-		_ = json.Unmarshal(body, &answer)
-		switch {
-		case status == http.StatusOK && answer.Token != "":
-			return answer.Token, nil
-		case status == http.StatusUnauthorized && attempt == 0:
+	a, perr := zoomapi.Authorized(func(stale string) (string, *problem.Error) {
+		if stale != "" {
 			// Expired early or revoked: reload the record (another
 			// instance may have refreshed) and refresh if still needed.
-			if g, perr = m.access(ctx, siteUser, g.AccessToken); perr != nil {
+			var perr *problem.Error
+			if g, perr = m.access(ctx, siteUser, stale); perr != nil {
 				return "", perr
 			}
-			continue
-		case status == http.StatusUnauthorized:
-			return "", m.dropGrant(ctx, g, "Zoom refuses even a fresh access token")
-		case status == http.StatusTooManyRequests:
-			d := max(retryAfter, time.Second)
-			m.hold(ctx, siteUser, m.cfg.Now().Add(d))
-			return "", obfRateLimited(d)
-		case status == http.StatusBadRequest && answer.Code == 4711:
-			return "", m.dropGrant(ctx, g, "its token no longer carries user:read:token")
-		case status == http.StatusNotFound && answer.Code == 1001:
-			return "", m.dropGrant(ctx, g, "Zoom no longer has its user")
-		case status == http.StatusBadRequest || (status == http.StatusNotFound && answer.Code == 3001):
-			return "", problem.New(problem.Backend, CodeOBFMeeting, "meetingNumber",
-				"Zoom would not issue an OBF token for this meeting ("+zoomapi.ZoomCode(status, body)+"); check the meeting number the join names")
-		default:
-			return "", problem.New(problem.Zoom, CodeOBFUnissued, "obfToken",
-				"Zoom's API did not issue the OBF token ("+zoomapi.ZoomCode(status, body)+"); try again shortly")
 		}
+		return g.AccessToken, nil
+	}, func(access string) (zoomapi.Answer, *problem.Error) {
+		status, body, retryAfter, err := m.get(ctx, "obf", access, path)
+		if err != nil {
+			return zoomapi.Answer{}, zoomDown(zoomapi.CodeAPI, "Zoom's API could not be reached for the OBF token; try again shortly")
+		}
+		return zoomapi.Answer{Status: status, Body: body, RetryAfter: retryAfter}, nil
+	})
+	if perr != nil {
+		return "", perr
+	}
+	status, body := a.Status, a.Body
+	var answer struct {
+		Token string `json:"token"`
+		Code  int    `json:"code"`
+	}
+	_ = json.Unmarshal(body, &answer)
+	switch {
+	case status == http.StatusOK && answer.Token != "":
+		return answer.Token, nil
+	case status == http.StatusUnauthorized:
+		return "", m.dropGrant(ctx, g, "Zoom refuses even a fresh access token")
+	case status == http.StatusTooManyRequests:
+		d := max(a.RetryAfter, time.Second)
+		m.hold(ctx, siteUser, m.cfg.Now().Add(d))
+		return "", obfRateLimited(d)
+	case status == http.StatusBadRequest && answer.Code == 4711:
+		return "", m.dropGrant(ctx, g, "its token no longer carries user:read:token")
+	case status == http.StatusNotFound && answer.Code == 1001:
+		return "", m.dropGrant(ctx, g, "Zoom no longer has its user")
+	case status == http.StatusBadRequest || (status == http.StatusNotFound && answer.Code == 3001):
+		return "", problem.New(problem.Backend, CodeOBFMeeting, "meetingNumber",
+			"Zoom would not issue an OBF token for this meeting ("+zoomapi.ZoomCode(status, body)+"); check the meeting number the join names")
+	default:
+		return "", problem.New(problem.Zoom, CodeOBFUnissued, "obfToken",
+			"Zoom's API did not issue the OBF token ("+zoomapi.ZoomCode(status, body)+"); try again shortly")
 	}
 }
 

@@ -191,6 +191,41 @@ func (r *Records) Unopened(name string) {
 	}
 }
 
+// CountUnopened counts the records of folder that no key of the ring
+// opens, for a report at start: it reads at most max of them and stops at
+// ctx's deadline, saying how many it read. It goes around the storage's
+// fail-fast mark and the per-read count (Unopened): it is no request's
+// business. A storage that cannot list counts nothing.
+func (r *Records) CountUnopened(ctx context.Context, folder string, max int) (unopened, read int, err error) {
+	keys, err := r.List(ctx, folder)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, k := range keys {
+		if read >= max {
+			break
+		}
+		if !strings.HasPrefix(k, r.Folder(folder)+"/") || !hashName(k[len(r.Folder(folder))+1:]) {
+			continue // a subfolder, or not a record of this seam
+		}
+		if err := ctx.Err(); err != nil {
+			return unopened, read, err
+		}
+		sealed, err := r.store.Load(ctx, k)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // swept or deleted since the listing
+		}
+		if err != nil {
+			return unopened, read, &StoreError{Storage: r.kind, Op: "loading", Name: k, Err: err}
+		}
+		read++
+		if _, err := r.seal.Open(k, sealed); err != nil {
+			unopened++
+		}
+	}
+	return unopened, read, nil
+}
+
 // Unsealable is how many reads found a record no key opens, since start.
 func (r *Records) Unsealable() int64 { return r.unsealable.Load() }
 

@@ -287,56 +287,45 @@ type reply struct {
 // d.MissingScopes when Zoom says the app lacks it. Unlike call, it tells a
 // refusal of the app's credentials from an OAuth server that is down.
 func (c *Client) ask(ctx context.Context, d *Details, path, scope string) (reply, *problem.Error) {
-	for attempt := 0; ; attempt++ {
-		c.mu.Lock()
-		ts := c.ts
-		c.mu.Unlock()
-		access, err := ts.Token()
-		if err != nil {
-			return reply{}, tokenFailed(err)
-		}
+	a, perr := Authorized(c.token(tokenFailed), func(access string) (Answer, *problem.Error) {
 		// A copy of the client whose transport keeps the answer's Date:
 		// Call returns no headers, and its signature stays.
 		var date string
 		hc := *c.cfg.HTTPClient
 		hc.Transport = dateTransport{next: transport(c.cfg.HTTPClient), date: &date}
 		sent := c.cfg.Now()
-		status, body, retryAfter, err := Call(ctx, &hc, c.cfg.OnFetch, "doctor", http.MethodGet, c.cfg.APIURL+path, access.AccessToken, nil, c.cfg.Now)
+		status, body, retryAfter, err := Call(ctx, &hc, c.cfg.OnFetch, "doctor", http.MethodGet, c.cfg.APIURL+path, access, nil, c.cfg.Now)
 		received := c.cfg.Now()
 		if err != nil {
-			return reply{}, zoomError(CodeAPI, "Zoom's API could not be reached; try again shortly")
+			return Answer{}, zoomError(CodeAPI, "Zoom's API could not be reached; try again shortly")
 		}
 		if t, err := http.ParseTime(date); err == nil {
 			d.ZoomTime, d.Sent, d.Received = t, sent, received
 		}
-		if status == http.StatusUnauthorized {
-			if attempt > 0 {
-				return reply{}, zoomError(CodeOAuth, "Zoom's API refused a fresh access token ("+ZoomCode(status, body)+"); check that the Server-to-Server app is activated")
-			}
-			c.mu.Lock()
-			if c.ts == ts {
-				c.ts = c.newTokenSource()
-			}
-			c.mu.Unlock()
-			continue
-		}
-		r := reply{status: status, body: body, retryAfter: retryAfter}
-		var e struct {
-			Code int `json:"code"`
-		}
-		if status/100 != 2 && json.Unmarshal(body, &e) == nil {
-			r.code = e.Code
-		}
-		// Zoom's text names the scope too; the one this call needs is
-		// known, and Zoom's text is not read.
-		if r.code == zoomScopeMissing {
-			r.denied = true
-			if !slices.Contains(d.MissingScopes, scope) {
-				d.MissingScopes = append(d.MissingScopes, scope)
-			}
-		}
-		return r, nil
+		return Answer{Status: status, Body: body, RetryAfter: retryAfter}, nil
+	})
+	switch {
+	case perr != nil:
+		return reply{}, perr
+	case a.Status == http.StatusUnauthorized:
+		return reply{}, zoomError(CodeOAuth, "Zoom's API refused a fresh access token ("+ZoomCode(a.Status, a.Body)+"); check that the Server-to-Server app is activated")
 	}
+	r := reply{status: a.Status, body: a.Body, retryAfter: a.RetryAfter}
+	var e struct {
+		Code int `json:"code"`
+	}
+	if a.Status/100 != 2 && json.Unmarshal(a.Body, &e) == nil {
+		r.code = e.Code
+	}
+	// Zoom's text names the scope too; the one this call needs is
+	// known, and Zoom's text is not read.
+	if r.code == zoomScopeMissing {
+		r.denied = true
+		if !slices.Contains(d.MissingScopes, scope) {
+			d.MissingScopes = append(d.MissingScopes, scope)
+		}
+	}
+	return r, nil
 }
 
 // tokenFailed names why no access token could be had: a 4xx from the

@@ -46,10 +46,29 @@ const (
 // DefaultMeetingTTL is how long a lookup is kept.
 const DefaultMeetingTTL = 10 * time.Minute
 
+// InvalidTTL is how long Zoom's refusal of a meeting number (code 300) is
+// kept, so that a visitor repeating a garbage number costs the account's
+// API limits one lookup a minute, not one a request. It is short, so that
+// a number mistyped into a backend and then fixed is not refused for long.
+const InvalidTTL = time.Minute
+
+// kept is what the cache holds for a meeting number: Zoom's answer, or
+// that Zoom called the number invalid.
+type kept struct {
+	MeetingInfo
+	Invalid bool `json:"invalid,omitempty"`
+}
+
+func invalidMeeting(status int, body []byte) *problem.Error {
+	return problem.New(problem.Client, CodeMeetingInvalid, "meetingNumber",
+		"Zoom says the meeting number is not valid ("+ZoomCode(status, body)+"); check the number the join names")
+}
+
 // Meeting looks a meeting number (digits) up: first as a meeting, then, if
 // Zoom has no such meeting (3001), as a webinar; neither means a meeting
 // outside the account. The answer is kept for Config.MeetingTTL, one
-// lookup for all concurrent callers.
+// lookup for all concurrent callers; Zoom's refusal of the number (code
+// 300) is kept for InvalidTTL.
 func (c *Client) Meeting(ctx context.Context, digits string) (MeetingInfo, *problem.Error) {
 	key := "meeting/" + digits
 	user := userOf(ctx)
@@ -60,20 +79,29 @@ func (c *Client) Meeting(ctx context.Context, digits string) (MeetingInfo, *prob
 			}
 		}
 		info, perr := c.fetchMeeting(ctx, key, digits)
+		if perr != nil && perr.Code() == CodeMeetingInvalid {
+			// Kept as an answer, not as an error: the cache keeps no
+			// errors, and the storage needs no word of Zoom's.
+			b, err := json.Marshal(kept{Invalid: true})
+			return b, InvalidTTL, err
+		}
 		if perr != nil {
 			return nil, 0, perr
 		}
-		b, err := json.Marshal(info)
+		b, err := json.Marshal(kept{MeetingInfo: info})
 		return b, c.cfg.MeetingTTL, err
 	})
 	if perr := c.kept(err, meetingRateLimited, "the meeting could not be looked up; try again shortly"); perr != nil {
 		return MeetingInfo{}, perr
 	}
-	var info MeetingInfo
-	if json.Unmarshal(v, &info) != nil {
+	var k kept
+	if json.Unmarshal(v, &k) != nil {
 		return MeetingInfo{}, zoomError(CodeAPIAnswer, "the meeting lookup kept in the cache cannot be read; try again")
 	}
-	return info, nil
+	if k.Invalid {
+		return MeetingInfo{}, invalidMeeting(http.StatusBadRequest, []byte(`{"code":300}`))
+	}
+	return k.MeetingInfo, nil
 }
 
 func (c *Client) fetchMeeting(ctx context.Context, key, digits string) (MeetingInfo, *problem.Error) {
@@ -109,8 +137,7 @@ func (c *Client) fetchMeeting(ctx context.Context, key, digits string) (MeetingI
 		case status == http.StatusNotFound && answer.Code == 3001:
 			continue // not a meeting of the account; perhaps a webinar
 		case status == http.StatusBadRequest && answer.Code == 300:
-			return MeetingInfo{}, problem.New(problem.Client, CodeMeetingInvalid, "meetingNumber",
-				"Zoom says the meeting number is not valid ("+ZoomCode(status, body)+"); check the number the join names")
+			return MeetingInfo{}, invalidMeeting(status, body)
 		case status == http.StatusTooManyRequests:
 			d := max(retryAfter, time.Second)
 			c.cache.Hold(key, c.cfg.Now().Add(d))

@@ -116,3 +116,38 @@ func TestMeetingLookupShared(t *testing.T) {
 		return nil
 	})
 }
+
+// TestMeetingInvalidKept: Zoom's refusal of a number (code 300) is kept
+// for InvalidTTL, in memory and in a shared storage alike, so a visitor
+// repeating a garbage number does not spend the account's API limits.
+func TestMeetingInvalidKept(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		z := zoomtest.New()
+		defer z.Close()
+		now := time.Unix(1_800_000_000, 0)
+		var cache state.Cache = state.NewMemory(func() time.Time { return now }, 0)
+		if shared {
+			seal, _ := state.NewSealer(make([]byte, 32))
+			cache = state.NewShared(&certmagic.FileStorage{Path: t.TempDir()}, seal, "zoom_signature/state", func() time.Time { return now })
+		}
+		limited := 0
+		c, err := New(Config{AccountID: z.AccountID, ClientID: z.ClientID, ClientSecret: z.ClientSecret, OAuthURL: z.OAuthURL(), APIURL: z.APIURL(),
+			Now: func() time.Time { return now }, Cache: cache,
+			LookupLimit: func(context.Context, string) *problem.Error { limited++; return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			if _, perr := c.Meeting(context.Background(), "12345x"); perr.Code() != CodeMeetingInvalid || perr.Fault != problem.Client || !strings.Contains(perr.Reason(), "Zoom code 300") {
+				t.Fatalf("shared %v, lookup %d: %v", shared, i, perr)
+			}
+		}
+		if n := z.MeetingCalls("12345x"); n != 1 || limited != 1 {
+			t.Fatalf("shared %v: %d lookups at Zoom and %d counted against the limit for 20 joins, want 1 and 1", shared, n, limited)
+		}
+		now = now.Add(InvalidTTL)
+		if _, perr := c.Meeting(context.Background(), "12345x"); perr.Code() != CodeMeetingInvalid || z.MeetingCalls("12345x") != 2 {
+			t.Fatalf("shared %v, after InvalidTTL: %v, %d lookups", shared, perr, z.MeetingCalls("12345x"))
+		}
+	}
+}

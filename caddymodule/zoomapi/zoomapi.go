@@ -227,35 +227,77 @@ func rateLimited(d time.Duration) *problem.Error {
 	return zoomError(CodeRateLimited, "Zoom rate-limited ZAK requests for this user; try again in "+max(d, time.Second).Round(time.Second).String())
 }
 
+// Answer is one answer of Zoom's API: its status, its body (at most 64
+// KiB) and how long Zoom asks to wait.
+type Answer struct {
+	Status     int
+	Body       []byte
+	RetryAfter time.Duration
+}
+
+// Authorized is the one 401-refresh-retry: it sends with the access token
+// that token gives (token("")), and when Zoom answers 401 (a token revoked
+// or expired early) it asks token for a fresh one, naming the refused
+// token, and sends once more. The answer returned is the last one, so a
+// 401 from it means Zoom refused even a fresh token; an error of token or
+// send ends it at once. The Server-to-Server client and the users' grants
+// (package connect) both use it.
+func Authorized(token func(stale string) (string, *problem.Error), send func(access string) (Answer, *problem.Error)) (Answer, *problem.Error) {
+	access, perr := token("")
+	if perr != nil {
+		return Answer{}, perr
+	}
+	a, perr := send(access)
+	if perr != nil || a.Status != http.StatusUnauthorized {
+		return a, perr
+	}
+	if access, perr = token(access); perr != nil {
+		return Answer{}, perr
+	}
+	return send(access)
+}
+
+// token is the account's access token for Authorized: a stale one (Zoom
+// refused it) makes a new token source, once for all who saw it refused.
+// failed names why no token could be had.
+func (c *Client) token(failed func(error) *problem.Error) func(stale string) (string, *problem.Error) {
+	var ts oauth2.TokenSource
+	return func(stale string) (string, *problem.Error) {
+		c.mu.Lock()
+		if stale != "" && c.ts == ts {
+			c.ts = c.newTokenSource()
+		}
+		ts = c.ts
+		c.mu.Unlock()
+		access, err := ts.Token()
+		if err != nil {
+			return "", failed(err)
+		}
+		return access.AccessToken, nil
+	}
+}
+
 // call sends a request to Zoom's API with the account's access token. A 401
 // (a token revoked or expired early) gets a fresh token and one retry; the
 // status it returns is the answer's, for the caller to read, and an error
 // only when no answer could be had.
 func (c *Client) call(ctx context.Context, kind, method, path string, reqBody []byte) (int, []byte, time.Duration, *problem.Error) {
-	for attempt := 0; ; attempt++ {
-		c.mu.Lock()
-		ts := c.ts
-		c.mu.Unlock()
-		access, err := ts.Token()
+	a, perr := Authorized(c.token(func(err error) *problem.Error {
+		return zoomError(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+OAuthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
+	}), func(access string) (Answer, *problem.Error) {
+		status, body, retryAfter, err := c.send(ctx, kind, access, method, path, reqBody)
 		if err != nil {
-			return 0, nil, 0, zoomError(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+OAuthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
+			return Answer{}, zoomError(CodeAPI, "Zoom's API could not be reached; try again shortly")
 		}
-		status, body, retryAfter, err := c.send(ctx, kind, access.AccessToken, method, path, reqBody)
-		if err != nil {
-			return 0, nil, 0, zoomError(CodeAPI, "Zoom's API could not be reached; try again shortly")
-		}
-		if status != http.StatusUnauthorized {
-			return status, body, retryAfter, nil
-		}
-		if attempt > 0 {
-			return 0, nil, 0, zoomError(CodeOAuth, "Zoom's API refused a fresh access token ("+ZoomCode(status, body)+"); check the app's scopes (user:read:token:admin, or user:read:zak; meeting:read:meeting:admin for meeting lookups)")
-		}
-		c.mu.Lock()
-		if c.ts == ts {
-			c.ts = c.newTokenSource()
-		}
-		c.mu.Unlock()
+		return Answer{Status: status, Body: body, RetryAfter: retryAfter}, nil
+	})
+	switch {
+	case perr != nil:
+		return 0, nil, 0, perr
+	case a.Status == http.StatusUnauthorized:
+		return 0, nil, 0, zoomError(CodeOAuth, "Zoom's API refused a fresh access token ("+ZoomCode(a.Status, a.Body)+"); check the app's scopes (user:read:token:admin, or user:read:zak; meeting:read:meeting:admin for meeting lookups)")
 	}
+	return a.Status, a.Body, a.RetryAfter, nil
 }
 
 func (c *Client) send(ctx context.Context, kind, access, method, path string, reqBody []byte) (int, []byte, time.Duration, error) {
