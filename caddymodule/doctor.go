@@ -175,7 +175,7 @@ func (d *Doctor) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 		perr = problem.New(problem.Client, join.CodeUnauthenticated, "session", "the doctor answers signed-in users about their own joins; sign in and try again")
 	}
 	if perr == nil {
-		perr = h.sameOrigin(r)
+		perr = h.sameOrigin(r, "ask the join doctor")
 	}
 	var q doctorQuery
 	if perr == nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -571,5 +572,35 @@ func TestDoctorConfig(t *testing.T) {
 	if err := d.UnmarshalCaddyfile(caddyfile.NewTestDispenser("zoom_doctor {\n\tfor join\n\tper_minute 3\n\tcache_for 5s\n\tlink /why\n}")); err != nil || d.Validate() != nil ||
 		d.For != "join" || d.PerMinute != 3 || time.Duration(d.CacheFor) != 5*time.Second || d.Link != "/why" {
 		t.Errorf("a good config: %+v %v", d, err)
+	}
+}
+
+// TestSameOrigin: the site's own page is the public origin, which
+// public_origin may name, and it may ask the doctor or disconnect;
+// another site's page may not, whatever its headers say.
+func TestSameOrigin(t *testing.T) {
+	h := &Handler{PublicOrigin: []string{"https://app.example.com"}}
+	for _, c := range []struct {
+		origin, fetchSite string
+		ok                bool
+	}{
+		{"", "", true},
+		{"https://app.example.com", "same-origin", true},
+		{"https://evil.example", "", false},
+		{"http://app.example.com", "", false},
+		{"", "cross-site", false},
+		{"https://app.example.com", "cross-site", false},
+	} {
+		r := httptest.NewRequest("POST", "http://127.0.0.1:8080/zoom/doctor", nil)
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		if c.fetchSite != "" {
+			r.Header.Set("Sec-Fetch-Site", c.fetchSite)
+		}
+		err := h.sameOrigin(r, "ask the join doctor")
+		if (err == nil) != c.ok || err != nil && (err.Code() != "origin_not_allowed" || !strings.Contains(err.Reason(), "may not ask the join doctor")) {
+			t.Errorf("%+v: %v", c, err)
+		}
 	}
 }

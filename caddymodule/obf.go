@@ -323,7 +323,7 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request) error {
 		}
 		return writeJSON(w, out)
 	default: // disconnect
-		if perr := h.sameOrigin(r); perr != nil {
+		if perr := h.sameOrigin(r, "disconnect a Zoom account"); perr != nil {
 			return h.writeRefusal(w, r, p, perr)
 		}
 		gone, derr := h.connect.Disconnect(r.Context(), p.ID)
@@ -337,16 +337,16 @@ func (h *Handler) serveConnect(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
-// sameOrigin refuses a disconnect another site's page sent: basic auth
-// and cookies ride along on cross-site POSTs.
-func (h *Handler) sameOrigin(r *http.Request) *problem.Error {
+// sameOrigin refuses a request that another site's page sent, to do what
+// (such as "disconnect a Zoom account"): basic auth and cookies ride along
+// on cross-site POSTs. The site's own origin is its public one, which
+// public_origin may name (a tunnel's), not only the one Caddy sees.
+func (h *Handler) sameOrigin(r *http.Request, what string) *problem.Error {
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-		return problem.New(problem.Client, codeOriginNotAllowed, "origin", "another site may not disconnect a Zoom account; disconnect from this site's own page")
+		return problem.New(problem.Client, codeOriginNotAllowed, "origin", "another site's page may not "+what+"; do it from this site's own page")
 	}
-	if origin := r.Header.Get("Origin"); origin != "" {
-		if _, same := h.originAllowed(r, origin); !same {
-			return problem.New(problem.Client, codeOriginNotAllowed, "origin", "the origin "+origin+" may not disconnect a Zoom account; disconnect from this site's own page")
-		}
+	if origin := r.Header.Get("Origin"); origin != "" && origin != h.publicOrigin(r) {
+		return problem.New(problem.Client, codeOriginNotAllowed, "origin", "the origin "+origin+" may not "+what+"; do it from this site's own page")
 	}
 	return nil
 }

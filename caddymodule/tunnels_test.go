@@ -965,6 +965,15 @@ func TestTunnelLocaltunnel(t *testing.T) {
 		loadTunnelSite(t, app, c, "")
 		after := ok()
 		t.Logf("localtunnel: through lt before a Caddy config reload: %s; after it: %s", before, after)
+		// The README tells localtunnel users to restart lt after a reload:
+		// this is why, and the restart is what cures it.
+		if before != "200 OK" || after == "200 OK" {
+			t.Fatalf("lt before a reload: %s, after: %s; if lt now survives a reload, drop the README's advice to restart it", before, after)
+		}
+		clients(t, c)
+		if again := ok(); again != "200 OK" {
+			t.Fatalf("lt restarted after the reload: %s", again)
+		}
 	})
 }
 

@@ -408,6 +408,12 @@ func checkZoomAPI(f *Facts) []Finding {
 			"Zoom's OAuth server refuses the Server-to-Server app's credentials",
 			"check account_id, client_id and client_secret of zoom_api against the app's App Credentials page, and that the app is activated",
 			"the account_credentials grant was refused")}
+	case z.ErrCode == zoomapi.CodeMeetingInvalid:
+		// Zoom's code 300: not a meeting number it knows, anywhere.
+		return []Finding{find(MeetingNotFound, Error,
+			"Zoom says "+f.Meeting+" is not a valid meeting number",
+			"check the number (a typo, a deleted or expired meeting, a personal link name instead of the number)",
+			"Zoom answered the meeting lookup with code 300")}
 	case z.ErrCode != "":
 		return []Finding{find(ZoomUnreachable, Warn,
 			"Zoom's API could not be asked, so the meeting was not checked",

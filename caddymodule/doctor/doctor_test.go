@@ -59,6 +59,7 @@ func TestDiagnose(t *testing.T) {
 		{"no zoom_api", func(f *Facts) { f.Zoom = nil }, []string{"zoom_api_missing"}, Warn},
 		{"credentials refused", func(f *Facts) { f.Zoom = &ZoomFacts{ErrCode: zoomapi.CodeOAuthRefused} }, []string{"zoom_api_credentials"}, Error},
 		{"zoom down", func(f *Facts) { f.Zoom = &ZoomFacts{ErrCode: zoomapi.CodeAPI} }, []string{"zoom_unreachable"}, Warn},
+		{"zoom calls the number invalid", func(f *Facts) { f.Zoom = &ZoomFacts{ErrCode: zoomapi.CodeMeetingInvalid} }, []string{"meeting_not_found"}, Error},
 		{"meeting scope", func(f *Facts) {
 			f.Zoom.Details = zoomapi.Details{MissingScopes: []string{zoomapi.ScopeMeetingRead}}
 		}, []string{"zoom_api_scope_missing"}, Error},

@@ -10,8 +10,8 @@ import (
 )
 
 // TestLimiterCluster: three instances on one storage allow at most n
-// events of a key per window together, once they have listed each other;
-// the window slides; Sweep removes the shares once they are old.
+// events of a key per window together, once they have listed each other,
+// and the window slides.
 func TestLimiterCluster(t *testing.T) {
 	dir := t.TempDir()
 	seal, _ := NewSealer(key32(t))
