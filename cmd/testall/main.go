@@ -115,10 +115,19 @@ func fail(format string, args ...any) {
 // ensureSDK unpacks @zoom/meetingsdk into .cache/meetingsdk/package, as npm
 // pack and tar would, unless it is there.
 func ensureSDK() error {
-	if _, err := os.Stat(filepath.Join(sdkDir, "package", "dist", "zoom-meeting-embedded-ES5.min.js")); err == nil {
+	return ensurePackage(registry, sdkVersion, sdkDir, "zoom-meeting-embedded-ES5.min.js")
+}
+
+// ensurePackage unpacks the npm package at registry (its URL, ending in
+// /) and version into dir/package, unless dist/file is there already. The
+// tarball is trusted only when it matches the registry's sha512 integrity
+// hash.
+func ensurePackage(registry, version, dir, file string) error {
+	if _, err := os.Stat(filepath.Join(dir, "package", "dist", file)); err == nil {
 		return nil
 	}
-	fmt.Fprintf(os.Stderr, "testall: fetching @zoom/meetingsdk %s into %s\n", sdkVersion, sdkDir)
+	name := strings.TrimSuffix(strings.TrimPrefix(registry, "https://registry.npmjs.org/"), "/")
+	fmt.Fprintf(os.Stderr, "testall: fetching %s %s into %s\n", name, version, dir)
 	client := &http.Client{Timeout: 5 * time.Minute}
 	var meta struct {
 		Dist struct {
@@ -126,7 +135,7 @@ func ensureSDK() error {
 			Integrity string `json:"integrity"`
 		} `json:"dist"`
 	}
-	resp, err := client.Get(registry + sdkVersion)
+	resp, err := client.Get(registry + version)
 	if err != nil {
 		return err
 	}
@@ -154,7 +163,7 @@ func ensureSDK() error {
 	if sum := sha512.Sum512(tgz); base64.StdEncoding.EncodeToString(sum[:]) != want {
 		return errors.New("the tarball does not match the registry's integrity hash")
 	}
-	return untar(tgz, sdkDir)
+	return untar(tgz, dir)
 }
 
 // untar unpacks a gzipped tarball under dir, refusing paths that leave it.
