@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/connect"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi/zoomtest"
@@ -506,5 +508,47 @@ func TestClusterPerMinute(t *testing.T) {
 			t.Fatalf("21 joins on three instances: %d signed, %d refused; per_minute is 6", signed, tooMany)
 		}
 		t.Logf("%s: %d signed, %d refused", e.name, signed, tooMany)
+	})
+}
+
+// TestClusterDisconnectSeen: a disconnect on one instance is honoured by
+// the others, which hold the grant in their front (connect.Front), within
+// connect.GrantRecheck: their joins answer 409 zoom_not_connected. (Zoom's
+// revoke ends the access tokens too, so the next OBF call's 401 usually
+// shows it at once; the recheck bounds it when the revoke failed, as
+// connect's TestFront shows with a pinned clock.)
+func TestClusterDisconnectSeen(t *testing.T) {
+	engines(t, func(t *testing.T, e *clusterEngine) {
+		c := newCluster(t, e, false)
+		for i := range 3 {
+			if r, _ := c.join(t, i, fmt.Sprint(81111111460+i)); !signedOBF(r) {
+				t.Fatalf("warm-up on %d: %d %s", i, r.status, r.body)
+			}
+		}
+		req, _ := http.NewRequest("POST", c.procs[0].base+"/zoom/connect/disconnect", nil)
+		req.SetBasicAuth("alice", testPassword)
+		resp, err := c.procs[0].client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("disconnect: %d", resp.StatusCode)
+		}
+		start := time.Now()
+		bound := connect.GrantRecheck + clusterSlack
+		for _, i := range []int{1, 2} {
+			for n := 0; ; n++ {
+				r, _ := c.join(t, i, fmt.Sprint(81111111470+n%8))
+				if r.status == 409 && code(r) == connect.CodeNotConnected {
+					break
+				}
+				if time.Since(start) > bound {
+					t.Fatalf("instance %d still answers %d %s %s after the disconnect, more than %s", i, r.status, code(r), time.Since(start), bound)
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+		}
+		t.Logf("%s: the disconnect was seen by both other instances within %s", e.name, time.Since(start).Round(time.Millisecond))
 	})
 }

@@ -306,6 +306,7 @@ type Handler struct {
 	zoom     *zoomapi.Client
 	connect  *connect.Manager
 	seal     *state.Sealer
+	sealID   string // a digest of the ring's keys: which fronts may be shared
 	rec      *state.Records
 	lim      *state.Limiter
 	// The state block, resolved: lookups in the storage, the deadline of

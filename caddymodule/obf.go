@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 // OBFConfig is the Zoom user OAuth app ("General app") through which site
@@ -152,10 +154,11 @@ func (h *Handler) provisionOBF(ctx caddy.Context) ([]join.CredentialSource, erro
 		Sealer:       sealer,
 		Records:      rec,
 		Limiter:      lim,
+		Front:        h.grantFront(ctx),
 		OnEvent:      metricGrantEvent,
 		ConnectURL:   o.ConnectURL,
 		OBFPerMinute: o.PerMinute,
-		HTTPClient:   &http.Client{Timeout: cmp.Or(time.Duration(o.Timeout), 10*time.Second)},
+		HTTPClient:   zoomapi.NewClient(cmp.Or(time.Duration(o.Timeout), 10*time.Second)),
 		OnFetch:      metricZoomAPI,
 	})
 	if err != nil {
@@ -173,6 +176,36 @@ func (h *Handler) provisionOBF(ctx caddy.Context) ([]join.CredentialSource, erro
 		src.Lookup = h.zoom
 	}
 	return []join.CredentialSource{src}, nil
+}
+
+// grantFronts holds one connect.Front per storage and seal keys of a
+// config load, shared by its handlers (the connect route and the join
+// routes), so that a connect or a disconnect through one is seen by the
+// others at once; it goes with the config load.
+var grantFronts sync.Map // frontKey -> *connect.Front
+
+type frontKey struct {
+	storage any
+	seal    string
+}
+
+// grantFront is the handler's share of grantFronts. A storage that cannot
+// be told apart from another of its type (not comparable) gets a front of
+// its own.
+func (h *Handler) grantFront(ctx caddy.Context) *connect.Front {
+	store := ctx.Storage()
+	if v := reflect.ValueOf(store); !v.IsValid() || !v.Comparable() {
+		return connect.NewFront()
+	}
+	key := frontKey{storage: store, seal: h.sealID}
+	f, loaded := grantFronts.LoadOrStore(key, connect.NewFront())
+	if !loaded {
+		go func() {
+			<-ctx.Done()
+			grantFronts.Delete(key)
+		}()
+	}
+	return f.(*connect.Front)
 }
 
 // lockProbes remembers locksBlock's answer per storage type for the

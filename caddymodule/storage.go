@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -240,6 +241,11 @@ func (h *Handler) sealer() (*state.Sealer, error) {
 		}
 		keys = append(keys, b)
 	}
+	id := sha256.New()
+	for _, k := range keys {
+		id.Write(k)
+	}
+	h.sealID = string(id.Sum(nil))
 	var err error
 	h.seal, err = state.NewSealer(keys...)
 	return h.seal, err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -155,7 +154,7 @@ func (h *Handler) provisionZoom(ctx caddy.Context) ([]join.CredentialSource, err
 		OAuthURL:     oauthURL,
 		APIURL:       apiURL,
 		MeetingTTL:   time.Duration(app.LookupTTL),
-		HTTPClient:   &http.Client{Timeout: cmp.Or(time.Duration(app.Timeout), 10*time.Second)},
+		HTTPClient:   zoomapi.NewClient(cmp.Or(time.Duration(app.Timeout), 10*time.Second)),
 		OnFetch:      metricZoomAPI,
 		Cache:        cache,
 	}

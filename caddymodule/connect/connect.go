@@ -61,6 +61,11 @@ type Config struct {
 	// default one over Records, for this process.
 	Records *state.Records
 	Limiter *state.Limiter
+	// Front keeps opened grants in memory for GrantRecheck (see Front).
+	// Managers on the same storage and seal keys should share one, so that
+	// a disconnect through one is seen by the others at once; default the
+	// Manager's own.
+	Front *Front
 
 	// ConnectURL is where a user connects, named in refusals.
 	ConnectURL string
@@ -95,6 +100,7 @@ type Manager struct {
 	flight singleflight.Group
 	rec    *state.Records
 	lim    *state.Limiter
+	front  *Front
 
 	mu    sync.Mutex
 	holds map[string]time.Time // user -> Zoom's 429 reset
@@ -135,7 +141,7 @@ func New(c Config) (*Manager, error) {
 		c.Margin = 5 * time.Minute
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		c.HTTPClient = zoomapi.NewClient(10 * time.Second)
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -149,6 +155,10 @@ func New(c Config) (*Manager, error) {
 		holds: map[string]time.Time{},
 		rec:   c.Records,
 		lim:   c.Limiter,
+		front: c.Front,
+	}
+	if m.front == nil {
+		m.front = NewFront()
 	}
 	if m.rec == nil {
 		m.rec = state.NewRecords(c.Storage, c.Sealer, state.RecordsConfig{Now: c.Now})

@@ -159,6 +159,7 @@ func (m *Manager) Finish(ctx context.Context, siteUser, cookie string, q url.Val
 		}
 		return json.Marshal(g)
 	})
+	m.front.forget(siteUser) // whatever the front kept is older
 	if err != nil {
 		return Grant{}, m.stateDown(err)
 	}
@@ -282,6 +283,9 @@ func (m *Manager) Disconnect(ctx context.Context, siteUser string) (bool, *probl
 		return false, m.stateDown(err)
 	}
 	defer unlock()
+	// Dropped after the record is gone, and before the lock is let go:
+	// a read that began earlier is not kept (Front.put).
+	defer m.front.forget(siteUser)
 	g, err := m.load(ctx, siteUser)
 	switch {
 	case errors.Is(err, errNoGrant):

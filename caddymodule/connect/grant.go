@@ -183,16 +183,29 @@ func (m *Manager) Status(ctx context.Context, siteUser string) (g Grant, connect
 // in the cluster: under the storage's lock (bounded by its deadline), the
 // record is read again and refreshed only if it is still stale. The lock
 // is advisory, so refresh tolerates a second holder (see refresh).
+//
+// A join with no stale token is served from the front when the grant was
+// read less than GrantRecheck ago and is still fresh (see Front for how a
+// cluster's changes are seen); a stale token (Zoom's 401) always reads the
+// storage.
 func (m *Manager) access(ctx context.Context, siteUser, stale string) (Grant, *problem.Error) {
+	now := m.cfg.Now()
+	if g, ok := m.front.get(siteUser, now); ok && stale == "" && m.fresh(g) {
+		return g, nil
+	}
+	epoch := m.front.epoch()
 	g, err := m.load(ctx, siteUser)
 	switch {
 	case errors.Is(err, errNoGrant):
+		m.front.forget(siteUser)
 		return Grant{}, m.notConnected()
 	case errors.Is(err, state.ErrUnsealable):
+		m.front.forget(siteUser)
 		return Grant{}, m.unopened()
 	case err != nil:
 		return Grant{}, m.stateDown(err)
 	case m.fresh(g) && g.AccessToken != stale:
+		m.front.put(g, now, epoch)
 		return g, nil
 	}
 	name := m.name(siteUser)
@@ -224,6 +237,12 @@ func (m *Manager) access(ctx context.Context, siteUser, stale string) (Grant, *p
 		return result{g: g, perr: perr}, nil
 	})
 	r := v.(result)
+	switch {
+	case r.perr == nil:
+		m.front.put(r.g, now, epoch)
+	case r.perr.Code() == CodeNotConnected || r.perr.Code() == CodeGrantRevoked:
+		m.front.forget(siteUser)
+	}
 	return r.g, r.perr
 }
 
@@ -325,6 +344,7 @@ func (m *Manager) exchange(refresh string) (*oauth2.Token, error) {
 // locked: the caller holds the record's lock (locks are not reentrant).
 func (m *Manager) bury(ctx context.Context, g Grant, cause string, locked bool) {
 	m.event("grant_dropped_" + cause)
+	defer m.front.forget(g.SiteUser)
 	tomb := func(cur Grant) ([]byte, error) {
 		if cur.Gen > g.Gen || cur.Dead != "" {
 			return nil, nil

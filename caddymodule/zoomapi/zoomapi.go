@@ -120,7 +120,7 @@ func New(c Config) (*Client, error) {
 		return nil, fmt.Errorf("the ZAK refresh margin %s must be shorter than its lifetime %s", c.Margin, c.ZAKLifetime)
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		c.HTTPClient = NewClient(10 * time.Second)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -35,6 +35,7 @@ type Server struct {
 	App UserApp
 
 	OAuthCalls atomic.Int64
+	newConns   atomic.Int64
 
 	refreshCalls, obfCalls atomic.Int64
 	zoomUsers              map[string]ZoomUser
@@ -138,9 +139,20 @@ func Serve(l net.Listener, users ...string) *Server {
 		s.Server.Listener.Close()
 		s.Server.Listener = l
 	}
+	// httptest keeps a ConnState hook set here, and calls it.
+	s.Server.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.newConns.Add(1)
+		}
+	}
 	s.Server.Start()
 	return s
 }
+
+// NewConns is how many TCP connections clients have opened to the fake:
+// a client that keeps its connections opens few however many calls it
+// makes.
+func (s *Server) NewConns() int64 { return s.newConns.Load() }
 
 // OAuthURL is the token endpoint.
 func (s *Server) OAuthURL() string { return s.URL + "/oauth/token" }
