@@ -16,6 +16,12 @@
 // webinar with registration). Any other number is outside the account, so
 // its joins need an OBF token; the user who approves the user OAuth app is
 // traveler@elsewhere.example. It listens on loopback only.
+//
+// With -debug 127.0.0.1:<port> it also answers GET /debug/conns there (a
+// second loopback listener, apart from the stand-in's Zoom routes) with
+// its counters, for the load script: the TCP connections clients have
+// opened to the stand-in and the OBF tokens asked of it, as
+// {"new_conns":12,"obf_calls":3400}.
 package main
 
 import (
@@ -26,6 +32,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -39,10 +46,13 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:9900", "loopback address to listen on")
 	envFile := flag.String("env", "", "also write the environment to this file (mode 0600)")
 	site := flag.String("site", "http://localhost:8080", "the site's address, for ZOOM_OAUTH_REDIRECT_URI")
+	debug := flag.String("debug", "", "loopback address for GET /debug/conns (the stand-in's counters); off when empty")
 	flag.Parse()
-	host, _, err := net.SplitHostPort(*listen)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+	if !loopback(*listen) {
 		log.Fatalf("-listen %q: the stand-in listens on a loopback address only, such as 127.0.0.1:9900", *listen)
+	}
+	if *debug != "" && !loopback(*debug) {
+		log.Fatalf("-debug %q: the counters are served on a loopback address only, such as 127.0.0.1:9901", *debug)
 	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -50,6 +60,20 @@ func main() {
 	}
 	z := zoomtest.Serve(l, "alice@example.com", "bob@example.com")
 	defer z.Close()
+	if *debug != "" {
+		dl, err := net.Listen("tcp", *debug)
+		if err != nil {
+			log.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /debug/conns", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, "{\"new_conns\":%d,\"obf_calls\":%d}\n", z.NewConns(), z.OBFCalls())
+		})
+		// Its own listener, so that reading the counters opens no
+		// connection to the stand-in that the counters would include.
+		go func() { _ = http.Serve(dl, mux) }()
+	}
 	// Who approves the user OAuth app on the stand-in's authorize page:
 	// a user of another Zoom account, so that her joins need OBF tokens.
 	z.AddZoomUser(zoomtest.ZoomUser{ID: "zu-traveler", Email: "traveler@elsewhere.example"})
@@ -84,6 +108,13 @@ func main() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
+}
+
+// loopback reports whether addr (host:port) is on a loopback address.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	return err == nil && ip != nil && ip.IsLoopback()
 }
 
 func randHex(n int) string {
