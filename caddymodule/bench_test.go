@@ -221,6 +221,16 @@ func BenchmarkInjectHandler64KiB(b *testing.B) {
 	benchHandler(b, provisioned(b, &Handler{MaxBody: 128 << 10}), participants64KiB)
 }
 
+// joinConfig2KiB is a realistic join config of 2 KiB with 31 top-level
+// keys (the load script's medium.json): more keys than a Doc indexes
+// inline.
+var joinConfig2KiB = []byte(`{"meetingNumber":"85746065432","role":0,"passWord":"e3Rf9k","userName":"Alice Example","userEmail":"alice@example.com","leaveUrl":"https://app.example.com/meetings/85746065432/left","lang":"en-US","china":false,"tk":"","zak":"","customerKey":"cust-0001","webEndpoint":"zoom.us","patchJsMedia":true,"leaveOnPageUnload":true,"debug":false,"isSupportAV":true,"isSupportChat":true,"isSupportQA":true,"isSupportCC":true,"isSupportPolling":true,"isSupportBreakout":true,"screenShare":true,"disableInvite":true,"disableCallOut":true,"disableRecord":true,"disableJoinAudio":false,"audioPanelAlwaysOpen":false,"showMeetingHeader":true,"meetingInfo":["topic","host","mn","pwd","telPwd","invite","participant","dc","enctype"],"customize":{"video":{"isResizable":true,"viewSizes":{"default":{"width":1000,"height":600},"ribbon":{"width":300,"height":700}},"popper":{"disableDraggable":false}},"meetingInfo":["topic","host","mn","participant","dc","enctype"],"toolbar":{"buttons":[{"text":"Help","className":"CustomButton","onClick":"openHelp"},{"text":"Report a problem","className":"CustomButton","onClick":"reportProblem"}]},"chat":{"popper":{"disableDraggable":false,"anchorElement":"chat-anchor","placement":"right"},"notificationCls":{"right":"1rem","top":"4rem"}},"participants":{"popper":{"disableDraggable":false,"anchorElement":"participants-anchor","placement":"left"}},"setting":{"popper":{"disableDraggable":false,"anchorElement":"settings-anchor","placement":"bottom"}},"activeApps":{"popper":{"disableDraggable":true}}},"app":{"meetingTitle":"Quarterly planning: product and platform","course":"Platform Engineering 301","session":"2026-12-03T18:00:00Z","timezone":"Europe/Berlin","tenant":"acme-corp","returnTo":"https://app.example.com/courses/platform-engineering-301/sessions/12","supportUrl":"https://help.example.com/zoom","theme":"dark","features":["captions","reactions","breakouts","polls"],"analytics":{"enabled":true,"sampleRate":0.1,"endpoint":"https://metrics.example.com/v1/joins"},"requestId":"4f1c2b7a-9d1e-4c3b-8a65-2e7f0d9b6c11"}}`)
+
+// BenchmarkInjectHandler2KiB is BenchmarkInjectHandler for joinConfig2KiB.
+func BenchmarkInjectHandler2KiB(b *testing.B) {
+	benchHandler(b, provisioned(b, &Handler{}), joinConfig2KiB)
+}
+
 // benchHandler runs h on body with the request and the writer reused.
 func benchHandler(b *testing.B, h *Handler, body []byte) {
 	next := backendFunc(body)

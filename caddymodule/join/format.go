@@ -217,7 +217,7 @@ func videoPasscode(v joinconfig.Value, path string) *problem.Error {
 		// join() takes a passcode of type string only ("The maximum
 		// length of password is 10" is its text for any other).
 		// The value is the session's secret: its kind is named, never it.
-		reason = "the passcode is a JSON " + v.Kind.String() + ", not a string, and the Video SDK's join() refuses it (5013); send it as a JSON string"
+		reason = "the passcode is " + joinconfig.KindName(v.Kind) + ", not a string, and the Video SDK's join() refuses it (5013); send it as a JSON string"
 	}
 	if reason == "" {
 		return nil

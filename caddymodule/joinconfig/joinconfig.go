@@ -56,16 +56,6 @@ const (
 	KindObject
 )
 
-var kindNames = [...]string{"missing value", "null", "false", "true", "number", "string", "array", "object"}
-
-// String names the kind in words fit for a reason ("number", "object").
-func (k Kind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
-	}
-	return "value"
-}
-
 // Value is a value read from a join config.
 type Value struct {
 	Kind Kind

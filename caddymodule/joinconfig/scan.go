@@ -24,7 +24,14 @@ type Doc struct {
 	members []member
 	end     int // the closing brace
 	arr     [16]member
+	// spill keeps the index of a config with more top-level keys than arr
+	// holds (a realistic join config has about 30) for the next Parse of a
+	// pooled Doc, which would otherwise grow a new one every time; at most
+	// maxSpill members.
+	spill []member
 }
+
+const maxSpill = 256
 
 type member struct {
 	key     string
@@ -44,6 +51,9 @@ func (e *NotObjectError) Error() string {
 // Parse checks doc and indexes its top-level members into d.
 func Parse(doc []byte, d *Doc) error {
 	d.Raw, d.members, d.end = doc, d.arr[:0], -1
+	if d.spill != nil {
+		d.members = d.spill[:0]
+	}
 	i := skipWS(doc, 0)
 	if i >= len(doc) {
 		return errInvalid
@@ -106,7 +116,12 @@ func Parse(doc []byte, d *Doc) error {
 // Release drops d's references to its document, so that a pooled Doc
 // does not keep a large body alive.
 func (d *Doc) Release() {
+	if c := cap(d.members); c > len(d.arr) && c <= maxSpill {
+		d.spill = d.members[:c]
+	}
+	// The keys are views of the document: cleared, they keep none alive.
 	clear(d.arr[:])
+	clear(d.spill)
 	d.Raw, d.members = nil, nil
 }
 

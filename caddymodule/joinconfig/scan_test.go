@@ -3,6 +3,7 @@ package joinconfig
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -115,5 +116,40 @@ func BenchmarkParsePad(b *testing.B) {
 		if err := Parse(doc, &d); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestParseReusesSpill: a pooled Doc indexes a config with more top-level
+// keys than it holds inline without a new slice each time, and Release
+// leaves no view of the old document in it.
+func TestParseReusesSpill(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"meetingNumber":"85746065432"`)
+	for i := range 30 {
+		fmt.Fprintf(&b, `,"k%02d":%d`, i, i)
+	}
+	b.WriteString("}")
+	doc := []byte(b.String())
+	var d Doc
+	if err := Parse(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	d.Release()
+	for _, m := range d.spill {
+		if m.key != "" {
+			t.Fatalf("Release kept a key of the old document: %q", m.key)
+		}
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := Parse(doc, &d); err != nil {
+			t.Fatal(err)
+		}
+		d.Release()
+	})
+	if allocs != 0 {
+		t.Fatalf("Parse of a 31-key config into a reused Doc allocates %v times", allocs)
+	}
+	if err := Parse(doc, &d); err != nil || d.Get("k29").Str != "" || string(d.Get("k29").Raw) != "29" {
+		t.Fatalf("the spilled index reads wrong: %v %q", err, d.Get("k29").Raw)
 	}
 }
