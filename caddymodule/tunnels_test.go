@@ -540,6 +540,13 @@ func (e tunnelEnv) run(t *testing.T, c tunnelCase) {
 			wg.Go(func() {
 				var cfg struct{ LeaveURL string }
 				r, err := tunnelSend(e.client, "GET", c.public+"/bare/api/join-config", "", "Cookie", cookie)
+				for try := 0; err != nil && try < 5; try++ {
+					// A connection refused or reset while the site just
+					// loaded (the TLS front's listener is replaced on a
+					// reload) is the machine's, not the tunnel's: asked again.
+					time.Sleep(200 * time.Millisecond)
+					r, err = tunnelSend(e.client, "GET", c.public+"/bare/api/join-config", "", "Cookie", cookie)
+				}
 				if err == nil {
 					err = json.Unmarshal(r.body, &cfg)
 				}
