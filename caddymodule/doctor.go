@@ -356,7 +356,7 @@ func (h *Handler) doctorQuery(body []byte) (doctorQuery, *problem.Error) {
 // is thrown away), but signs, registers and writes nothing.
 func (h *Handler) diagnose(ctx context.Context, repl *caddy.Replacer, p join.Principal, q doctorQuery) doctor.Report {
 	f := doctor.Facts{Meeting: q.meeting, Role: q.role, SDKCode: q.sdkCode, SDKVersion: q.sdkVersion, Now: h.now(),
-		Site: h.siteFacts(repl, p), Join: doctor.JoinFacts{Passcode: q.passcode, Email: q.email}}
+		Site: h.siteFacts(p), Join: doctor.JoinFacts{Passcode: q.passcode, Email: q.email}}
 	if f.Join.Email == nil {
 		f.Join.Email = h.filledEmail(repl, p)
 	}
@@ -401,19 +401,20 @@ func (h *Handler) diagnose(ctx context.Context, repl *caddy.Replacer, p join.Pri
 	return doctor.Diagnose(f)
 }
 
-// siteFacts is what this handler's config does for the user's join.
-func (h *Handler) siteFacts(repl *caddy.Replacer, p join.Principal) doctor.Site {
+// siteConfig is what this handler's config does for every join, for the
+// doctor: worked out once in Provision, where the credentials are
+// resolved, so that no diagnosis reads a secret file again.
+func (h *Handler) siteConfig(secret string) doctor.Site {
 	env := caddy.NewReplacer()
-	secret := env.ReplaceAll(h.SDKSecret, "")
 	key := h.join.Keys.Key()
 	s := doctor.Site{
 		Handler: h.Name, Format: h.SDK, Backdate: h.backdate, Lifetime: time.Duration(h.Expires),
 		Demo:           key == demoKey,
 		SecretHasSpace: key != demoKey && secret != strings.TrimSpace(secret),
-		ZAK:            h.Zak != nil, ZAKUser: p.ZoomUser,
-		OBF:          h.OBF != nil && h.mode != connectMode,
-		PasscodeMode: h.Passcode,
-		Registrant:   h.Registrant != nil, RegistrantEmail: p.Registrant.Email,
+		ZAK:            h.Zak != nil,
+		OBF:            h.OBF != nil && h.mode != connectMode,
+		PasscodeMode:   h.Passcode,
+		Registrant:     h.Registrant != nil,
 	}
 	if app := h.zoomApp(); app != nil && key == env.ReplaceAll(app.ClientID, "") {
 		s.KeyIsAPIApp = true
@@ -426,6 +427,13 @@ func (h *Handler) siteFacts(repl *caddy.Replacer, p join.Principal) doctor.Site 
 			s.FillsEmail = true
 		}
 	}
+	return s
+}
+
+// siteFacts is what this handler's config does for the user's join.
+func (h *Handler) siteFacts(p join.Principal) doctor.Site {
+	s := h.site
+	s.ZAKUser, s.RegistrantEmail = p.ZoomUser, p.Registrant.Email
 	return s
 }
 

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/connect"
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/doctor"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/session"
@@ -327,7 +328,9 @@ type Handler struct {
 	guarded []string
 	sampled *sampler
 	// key finds the handler for its doctor route; doctored says one names
-	// it, and then asked keeps the joins each user asked for.
+	// it, and then asked keeps the joins each user asked for; site is what
+	// the doctor learns of the config.
+	site     doctor.Site
 	key      handlerKey
 	doctored *atomic.Bool
 	asked    *asked
@@ -548,6 +551,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.AllowAnonymous {
 		h.logger.Warn("allow_anonymous is on: anyone who can reach this route gets a signature", zap.String("mode", h.Mode))
 	}
+	h.site = h.siteConfig(secret)
 	h.key = handlerKey{cfg: ctx.Context, name: h.Name}
 	h.doctored, h.asked = new(atomic.Bool), new(asked)
 	register(h)
