@@ -441,12 +441,18 @@ func TestClusterManyMeetings(t *testing.T) {
 		close(next)
 		wg.Wait()
 		minutes := int(time.Since(start)/time.Minute) + 1
-		if counts["200 "] > LookupsPerMinute*minutes || counts["200 "]+counts["429 "+zoomapi.CodeMeetingTooMany] != 10_000 {
-			t.Fatalf("answers: %v", counts)
+		// The stated bound (README, "Limits"): each instance never allows
+		// more than the budget itself, so three allow at most three
+		// budgets; the shares make it about one (57 to 60 in quiet runs),
+		// but with the cores saturated file_system runs let up to about
+		// 1.6 budgets through (see the closing note of issue 21).
+		bound := len(c.procs) * LookupsPerMinute * minutes
+		if counts["200 "] > bound || counts["200 "]+counts["429 "+zoomapi.CodeMeetingTooMany] != 10_000 {
+			t.Fatalf("answers: %v, want at most %d signed", counts, bound)
 		}
 		n := c.records(t, "zoom_signature/state/meeting")
-		if n > LookupsPerMinute*minutes {
-			t.Fatalf("%d lookup records after %d minute(s), want at most %d", n, minutes, LookupsPerMinute*minutes)
+		if n > bound {
+			t.Fatalf("%d lookup records after %d minute(s), want at most %d", n, minutes, bound)
 		}
 		t.Logf("%s: %v in %s; %d lookup records", e.name, counts, time.Since(start).Round(time.Second), n)
 	})

@@ -30,6 +30,7 @@ type Limiter struct {
 	// writes the share as it is then, so that a slower write never
 	// replaces a newer share with an older one.
 	writing   sync.Mutex
+	listing   sync.Mutex // held while the instances are listed
 	mu        sync.Mutex
 	own       map[string][]int64 // key -> allowed events (Unix ms)
 	peers     []string
@@ -139,7 +140,10 @@ func (l *Limiter) prune(from int64) {
 }
 
 // peerList is the other instances, listed at most every PeerEvery; this
-// instance announces itself as often.
+// instance announces itself as often. While the list is stale, callers
+// wait for the one listing: one that went on with the old list (made
+// before the others announced themselves) would count its events alone,
+// and under load the listing takes long enough for many to do so.
 func (l *Limiter) peerList(ctx context.Context) ([]string, error) {
 	now := l.rec.now()
 	l.mu.Lock()
@@ -149,9 +153,6 @@ func (l *Limiter) peerList(ctx context.Context) ([]string, error) {
 	if announce {
 		l.announced = now
 	}
-	if !fresh {
-		l.listed = now // one lister at a time; the others use the last list
-	}
 	l.mu.Unlock()
 	var err error
 	if announce {
@@ -160,6 +161,15 @@ func (l *Limiter) peerList(ctx context.Context) ([]string, error) {
 	if fresh {
 		return peers, err
 	}
+	l.listing.Lock()
+	defer l.listing.Unlock()
+	l.mu.Lock()
+	if now.Sub(l.listed) < PeerEvery { // another caller listed meanwhile
+		peers = l.peers
+		l.mu.Unlock()
+		return peers, err
+	}
+	l.mu.Unlock()
 	keys, lerr := l.rec.List(ctx, "instances")
 	if lerr != nil {
 		return peers, errors.Join(err, lerr)
@@ -171,7 +181,7 @@ func (l *Limiter) peerList(ctx context.Context) ([]string, error) {
 		}
 	}
 	l.mu.Lock()
-	l.peers = out
+	l.peers, l.listed = out, now
 	l.mu.Unlock()
 	return out, err
 }
