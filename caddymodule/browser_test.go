@@ -408,6 +408,7 @@ var browserSite = `{
 		trusted_proxies static private_ranges
 	}
 	storage file_system {STORAGE}
+	` + obfApp + `
 }
 
 (backend) {
@@ -431,20 +432,23 @@ http://:{PORT} {
 		sdk_secret {env.ZS_TEST_SECRET}
 		host_when {http.auth.user.id} host
 		url_fields leaveUrl
-		` + zoomAPIBlock + `
 		zak {
 			field zak
 		}
 		require_zak_for_host
-		` + obfApp + `
+		` + obfStep("") + `
 	}
 	basic_auth /zoom/connect/* {
 		traveler {HASH}
 		nomad {HASH}
 	}
-	zoom_signature /zoom/connect/* {
-		mode connect
-		` + obfApp + `
+	# In a handle of its own: zoom_connect ends the route, so it comes
+	# after handle blocks, where the site's catch-all handle below would
+	# serve its paths.
+	handle /zoom/connect/* {
+		zoom_connect {
+			done_url /joined
+		}
 	}
 	handle /api/join-config {
 		import backend
@@ -455,7 +459,6 @@ http://:{PORT} {
 	zoom_signature /api/helpers/join-config {
 		sdk_key ` + testKey + `
 		sdk_secret {env.ZS_TEST_SECRET}
-		` + zoomAPIBlock + `
 		passcode fill
 		registrant {
 			email {http.auth.user.id}@example.com
@@ -476,8 +479,7 @@ http://:{PORT} {
 		name doctored
 		sdk_key ` + testKey + `
 		sdk_secret {env.ZS_TEST_SECRET}
-		` + zoomAPIBlock + `
-		` + strings.Replace(obfApp, "{WHEN}", "when backend", 1) + `
+		` + obfStep("when backend") + `
 	}
 	handle /api/doctored/join-config {
 		header Content-Type application/json
@@ -554,7 +556,7 @@ func TestBrowser(t *testing.T) {
 	t.Setenv("ZS_OAUTH_SECRET", z.App.ClientSecret)
 	t.Setenv("ZS_GRANT_KEY", base64Std("0123456789abcdef0123456789abcdef"))
 	cfg := strings.NewReplacer("{PORT}", fmt.Sprint(port), "{EDGE}", fmt.Sprint(edge), "{LOG}", logPath, "{HASH}", passwordHash(t),
-		"{ZOOM}", z.URL, "{BAD}", bad.URL, "{SDK}", sdkDir, "{WEB}", web, "{STORAGE}", t.TempDir(), "{WHEN}", "").Replace(browserSite)
+		"{ZOOM}", z.URL, "{BAD}", bad.URL, "{SDK}", sdkDir, "{WEB}", web, "{STORAGE}", t.TempDir()).Replace(browserSite)
 	loadCaddyfile(t, cfg, logPath)
 
 	standPort := stand.Listener.Addr().(*net.TCPAddr).Port

@@ -67,55 +67,58 @@ func TestCaddyfileAdapt(t *testing.T) {
 
 // TestCaddyfileErrors checks that caddy adapt names the problem.
 func TestCaddyfileErrors(t *testing.T) {
-	for _, tc := range []struct{ name, block, want string }{
-		{"no key", "sdk_secret {env.S}", "sdk_key is required"},
-		{"no secret", "sdk_key k", "sdk_secret is required"},
-		{"unknown option", "sdk_key k\nsdk_secret s\nsdk_sekret s", `unrecognized subdirective "sdk_sekret"`},
-		{"endpoint without meetings", "sdk_key k\nsdk_secret s\nmode endpoint", "endpoint mode needs meetings"},
-		{"expires too short", "sdk_key k\nsdk_secret s\nexpires 10m", "between 30m and 48h"},
-		{"expires too long", "sdk_key k\nsdk_secret s\nexpires 3d", "between 30m and 48h"},
-		{"bad sdk", "sdk_key k\nsdk_secret s\nsdk zoom", `sdk "zoom" is not known`},
-		{"bad mode", "sdk_key k\nsdk_secret s\nmode proxy", `mode "proxy" is not known`},
-		{"bad host policy", "sdk_key k\nsdk_secret s\non_host_denied ignore", "use deny or downgrade"},
-		{"host_when alone", "sdk_key k\nsdk_secret s\nhost_when {http.auth.user.id}", "host_when takes"},
-		{"identity literal", "sdk_key k\nsdk_secret s\nidentity bob", "is not a placeholder"},
-		{"bad meeting", "sdk_key k\nsdk_secret s\nmeetings 123", "not a meeting number"},
-		{"any and list", "sdk_key k\nsdk_secret s\nmeetings any 123456789", "'any' cannot be combined"},
-		{"cors wildcard", "sdk_key k\nsdk_secret s\ncors_origins *", "never for everything"},
-		{"public origin with path", "sdk_key k\nsdk_secret s\npublic_origin https://x.example/app", "is not an origin"},
-		{"bad size", "sdk_key k\nsdk_secret s\nmax_body lots", "max_body"},
-		{"bad duration", "sdk_key k\nsdk_secret s\nbackdate soon", "backdate"},
-		{"flag with arg", "sdk_key k\nsdk_secret s\nallow_anonymous yes", "wrong argument count"},
-		{"inline arg", "", "wrong argument count"},
-		{"meetings_claim alone", "sdk_key k\nsdk_secret s\nmeetings_claim m", "meetings_claim needs session_jwt"},
-		{"session two keys", "sdk_key k\nsdk_secret s\nsession_jwt {\nhmac_secret x\njwks https://x\n}", "exactly one of"},
-		{"session no key", "sdk_key k\nsdk_secret s\nsession_jwt {\nissuer x\n}", "exactly one of"},
-		{"session jwks without algorithms", "sdk_key k\nsdk_secret s\nsession_jwt {\njwks https://x\n}", "needs algorithms"},
-		{"session unknown option", "sdk_key k\nsdk_secret s\nsession_jwt {\nhmac_secret x\nsecret y\n}", `unrecognized session_jwt subdirective "secret"`},
-		{"session bad from", "sdk_key k\nsdk_secret s\nsession_jwt {\nhmac_secret x\nfrom query token\n}", "from takes"},
-		{"fill literal", "sdk_key k\nsdk_secret s\nfill userName Alice", "is not a placeholder"},
-		{"zak incomplete", "sdk_key k\nsdk_secret s\nzak {\naccount_id a\n}", "zak needs account_id, client_id and client_secret"},
-		{"zak unknown option", "sdk_key k\nsdk_secret s\nzak {\nsecret a\n}", `unrecognized zak subdirective "secret"`},
-		{"zak with video", "sdk video\nsdk_key k\nsdk_secret s\nzak {\naccount_id a\nclient_id b\nclient_secret c\n}", "zak is for the Meeting SDK"},
-		{"fill one arg", "sdk_key k\nsdk_secret s\nfill userName", "fill takes"},
-		{"oauth_url not a URL", "sdk_key k\nsdk_secret s\nzak {\naccount_id a\nclient_id b\nclient_secret c\noauth_url ::bad\n}", `zak oauth_url "::bad" is not an absolute https URL`},
-		{"api_url relative", "sdk_key k\nsdk_secret s\nzak {\naccount_id a\nclient_id b\nclient_secret c\napi_url /v2\n}", `zak api_url "/v2" is not an absolute https URL`},
-		{"api_url plain http", "sdk_key k\nsdk_secret s\nzak {\naccount_id a\nclient_id b\nclient_secret c\napi_url http://api.zoom.us/v2\n}", "uses plain http"},
-		{"jwks plain http", "sdk_key k\nsdk_secret s\nsession_jwt {\njwks http://id.example.com/jwks\nalgorithms RS256\n}", "uses plain http"},
-		{"jwks ftp", "sdk_key k\nsdk_secret s\nsession_jwt {\njwks ftp://id.example.com/jwks\nalgorithms RS256\n}", "is not an absolute https URL"},
-		{"state unknown option", "sdk_key k\nsdk_secret s\nstate {\nlookup memory\n}", `unrecognized state subdirective "lookup"; did you mean "lookups"?`},
-		{"state lookups unknown", "sdk_key k\nsdk_secret s\nzoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups redis\n}", `state lookups "redis" is not known`},
-		{"state lookups without zoom_api", "sdk_key k\nsdk_secret s\nstate {\nlookups memory\n}", "need zoom_api"},
-		{"state lookups storage without seal_keys", "sdk_key k\nsdk_secret s\nzoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups storage\n}", "state lookups storage needs seal_keys"},
-		{"state lock_timeout not a duration", "sdk_key k\nsdk_secret s\nseal_keys k\nstate {\nlock_timeout soon\n}", `lock_timeout "soon" is not a duration`},
-		{"state lock_timeout too short", "sdk_key k\nsdk_secret s\nseal_keys k\nstate {\nlock_timeout 500ms\n}", "between 1s and 5m"},
-		{"state lock_timeout too long", "sdk_key k\nsdk_secret s\nseal_keys k\nstate {\nlock_timeout 10m\n}", "between 1s and 5m"},
-		{"state lock_timeout without seal_keys", "sdk_key k\nsdk_secret s\nstate {\nlock_timeout 5s\n}", "only with seal_keys"},
-		{"state lookups_per_minute too many", "sdk_key k\nsdk_secret s\nzoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups_per_minute 6001\n}", "between 1 and 6000"},
-		{"state lookups_per_minute negative", "sdk_key k\nsdk_secret s\nzoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups_per_minute -1\n}", "between 1 and 6000"},
+	for _, tc := range []struct{ name, global, block, want string }{
+		{"no key", "", "sdk_secret {env.S}", "sdk_key is required"},
+		{"no secret", "", "sdk_key k", "sdk_secret is required"},
+		{"unknown option", "", "sdk_key k\nsdk_secret s\nsdk_sekret s", `unrecognized subdirective "sdk_sekret"`},
+		{"endpoint without meetings", "", "sdk_key k\nsdk_secret s\nmode endpoint", "endpoint mode needs meetings"},
+		{"expires too short", "", "sdk_key k\nsdk_secret s\nexpires 10m", "between 30m and 48h"},
+		{"expires too long", "", "sdk_key k\nsdk_secret s\nexpires 3d", "between 30m and 48h"},
+		{"bad sdk", "", "sdk_key k\nsdk_secret s\nsdk zoom", `sdk "zoom" is not known`},
+		{"bad mode", "", "sdk_key k\nsdk_secret s\nmode proxy", `mode "proxy" is not known`},
+		{"bad host policy", "", "sdk_key k\nsdk_secret s\non_host_denied ignore", "use deny or downgrade"},
+		{"host_when alone", "", "sdk_key k\nsdk_secret s\nhost_when {http.auth.user.id}", "host_when takes"},
+		{"identity literal", "", "sdk_key k\nsdk_secret s\nidentity bob", "is not a placeholder"},
+		{"bad meeting", "", "sdk_key k\nsdk_secret s\nmeetings 123", "not a meeting number"},
+		{"any and list", "", "sdk_key k\nsdk_secret s\nmeetings any 123456789", "'any' cannot be combined"},
+		{"cors wildcard", "", "sdk_key k\nsdk_secret s\ncors_origins *", "never for everything"},
+		{"public origin with path", "", "sdk_key k\nsdk_secret s\npublic_origin https://x.example/app", "is not an origin"},
+		{"bad size", "", "sdk_key k\nsdk_secret s\nmax_body lots", "max_body"},
+		{"bad duration", "", "sdk_key k\nsdk_secret s\nbackdate soon", "backdate"},
+		{"flag with arg", "", "sdk_key k\nsdk_secret s\nallow_anonymous yes", "wrong argument count"},
+		{"inline arg", "", "", "wrong argument count"},
+		{"meetings_claim alone", "", "sdk_key k\nsdk_secret s\nmeetings_claim m", "meetings_claim needs session_jwt"},
+		{"session two keys", "", "sdk_key k\nsdk_secret s\nsession_jwt {\nhmac_secret x\njwks https://x\n}", "exactly one of"},
+		{"session no key", "", "sdk_key k\nsdk_secret s\nsession_jwt {\nissuer x\n}", "exactly one of"},
+		{"session jwks without algorithms", "", "sdk_key k\nsdk_secret s\nsession_jwt {\njwks https://x\n}", "needs algorithms"},
+		{"session unknown option", "", "sdk_key k\nsdk_secret s\nsession_jwt {\nhmac_secret x\nsecret y\n}", `unrecognized session_jwt subdirective "secret"`},
+		{"session bad from", "", "sdk_key k\nsdk_secret s\nsession_jwt {\nhmac_secret x\nfrom query token\n}", "from takes"},
+		{"fill literal", "", "sdk_key k\nsdk_secret s\nfill userName Alice", "is not a placeholder"},
+		{"zak incomplete", "zoom_api {\naccount_id a\n}", "sdk_key k\nsdk_secret s\nzak {\nfield zak\n}", "zoom_api needs account_id, client_id and client_secret"},
+		{"zak unknown option", "", "sdk_key k\nsdk_secret s\nzak {\nsecret a\n}", `unrecognized zak subdirective "secret"`},
+		{"zak with video", "zoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}", "sdk video\nsdk_key k\nsdk_secret s\nzak {\nfield zak\n}", "zak is for the Meeting SDK"},
+		{"fill one arg", "", "sdk_key k\nsdk_secret s\nfill userName", "fill takes"},
+		{"oauth_url not a URL", "zoom_api {\naccount_id a\nclient_id b\nclient_secret c\noauth_url ::bad\n}", "sdk_key k\nsdk_secret s\nzak {\nfield zak\n}", `zoom_api oauth_url "::bad" is not an absolute https URL`},
+		{"api_url relative", "zoom_api {\naccount_id a\nclient_id b\nclient_secret c\napi_url /v2\n}", "sdk_key k\nsdk_secret s\nzak {\nfield zak\n}", `zoom_api api_url "/v2" is not an absolute https URL`},
+		{"api_url plain http", "zoom_api {\naccount_id a\nclient_id b\nclient_secret c\napi_url http://api.zoom.us/v2\n}", "sdk_key k\nsdk_secret s\nzak {\nfield zak\n}", "uses plain http"},
+		{"jwks plain http", "", "sdk_key k\nsdk_secret s\nsession_jwt {\njwks http://id.example.com/jwks\nalgorithms RS256\n}", "uses plain http"},
+		{"jwks ftp", "", "sdk_key k\nsdk_secret s\nsession_jwt {\njwks ftp://id.example.com/jwks\nalgorithms RS256\n}", "is not an absolute https URL"},
+		{"state unknown option", "state {\nlookup memory\n}", "sdk_key k\nsdk_secret s", `unrecognized state subdirective "lookup"; did you mean "lookups"?`},
+		{"state lookups unknown", "zoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups redis\n}", "sdk_key k\nsdk_secret s", `state lookups "redis" is not known`},
+		{"state lookups without zoom_api", "state {\nlookups memory\n}", "sdk_key k\nsdk_secret s", "need zoom_api"},
+		{"state lookups storage without seal_keys", "zoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups storage\n}", "sdk_key k\nsdk_secret s", "state lookups storage needs seal_keys"},
+		{"state lock_timeout not a duration", "seal_keys k\nstate {\nlock_timeout soon\n}", "sdk_key k\nsdk_secret s", `lock_timeout "soon" is not a duration`},
+		{"state lock_timeout too short", "seal_keys k\nstate {\nlock_timeout 500ms\n}", "sdk_key k\nsdk_secret s", "between 1s and 5m"},
+		{"state lock_timeout too long", "seal_keys k\nstate {\nlock_timeout 10m\n}", "sdk_key k\nsdk_secret s", "between 1s and 5m"},
+		{"state lock_timeout without seal_keys", "state {\nlock_timeout 5s\n}", "sdk_key k\nsdk_secret s", "only with seal_keys"},
+		{"state lookups_per_minute too many", "zoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups_per_minute 6001\n}", "sdk_key k\nsdk_secret s", "between 1 and 6000"},
+		{"state lookups_per_minute negative", "zoom_api {\naccount_id a\nclient_id b\nclient_secret c\n}\nstate {\nlookups_per_minute -1\n}", "sdk_key k\nsdk_secret s", "between 1 and 6000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			text := ":8080 {\n\tzoom_signature {\n" + tc.block + "\n\t}\n}\n"
+			if tc.global != "" {
+				text = "{\n\tzoom {\n" + tc.global + "\n\t}\n}\n" + text
+			}
 			if tc.name == "inline arg" {
 				text = ":8080 {\n\tzoom_signature /x extra {\n\t}\n}\n"
 			}
@@ -250,7 +253,7 @@ func zoomRoutePaths(t *testing.T, routes []json.RawMessage, outer []string) [][]
 		}
 		for _, h := range r.Handle {
 			switch h.Handler {
-			case "zoom_signature":
+			case "zoom_signature", "zoom_connect":
 				out = append(out, paths)
 			case "subroute":
 				out = append(out, zoomRoutePaths(t, h.Routes, paths)...)
@@ -277,6 +280,8 @@ func TestCaddyfileFormatted(t *testing.T) {
 func TestSyntaxBlockInReadme(t *testing.T) {
 	for _, c := range []struct{ file, start, readme string }{
 		{"caddyfile.go", "zoom_signature [<matcher>] {", "The full syntax"},
+		{"caddyfile.go", "zoom {", "**Each Zoom app is written once**"},
+		{"connect_handler.go", "zoom_connect [<matcher>] {", "`zoom_connect` takes"},
 		{"doctor.go", "zoom_doctor [<matcher>]", "The doctor route's syntax"},
 	} {
 		src, err := os.ReadFile(c.file)
@@ -309,62 +314,122 @@ func TestSyntaxBlockInReadme(t *testing.T) {
 	}
 }
 
-// zoomAPIOpt and obfOpt are blocks for TestCaddyfileErrorLines.
+// zoomAPIOpt and oauthOpt are options of the global zoom block for
+// TestCaddyfileErrorLines.
 const zoomAPIOpt = "zoom_api {\n\t\t\taccount_id a\n\t\t\tclient_id c\n\t\t\tclient_secret s\n\t\t}"
 
-func obfOpt(extra string) string {
-	return "obf {\n\t\t\tclient_id c\n\t\t\tclient_secret s\n\t\t\tredirect_uri https://app.example.com/zoom/connect/callback\n\t\t\t" + extra + "\n\t\t}"
+// oauthOpt is an oauth block a line an element, with extra options.
+func oauthOpt(extra ...string) []string {
+	lines := []string{"oauth {", "\tclient_id c", "\tclient_secret s", "\tredirect_uri https://app.example.com/zoom/connect/callback"}
+	for _, e := range extra {
+		lines = append(lines, "\t"+e)
+	}
+	return append(lines, "}")
 }
+
+// Where TestCaddyfileErrorLines expects an error that no option line
+// holds: the route's block, or the global zoom block (a missing option).
+const (
+	atBlock       = -1
+	atGlobalBlock = -2
+)
 
 // TestCaddyfileErrorLines: every config error names the line of the option
 // at fault, with the fix.
 func TestCaddyfileErrorLines(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		opts []string // one option a line, from line 3
-		bad  int      // the index in opts of the option at fault
-		want string
+		name   string
+		dir    string   // the route's directive; default zoom_signature
+		global []string // the global zoom block's options, one a line, from line 3
+		opts   []string // the route's options, one a line
+		bad    int      // the index in global, then opts, of the option at fault; or atBlock, atGlobalBlock
+		want   string
 	}{
-		{"mode typo", []string{"sdk_key k", "sdk_secret s", "mode endpiont", "meetings any"}, 2, `mode "endpiont" is not known; use inject, endpoint or connect`},
-		{"sdk typo", []string{"sdk_key k", "sdk vidoe", "sdk_secret s"}, 1, `sdk "vidoe" is not known`},
-		{"expires range", []string{"sdk_key k", "expires 10m", "sdk_secret s"}, 1, "between 30m and 48h"},
-		{"expires syntax", []string{"sdk_key k", "expires 2hours", "sdk_secret s"}, 1, `expires "2hours" is not a duration; write it like 2h`},
-		{"backdate range", []string{"sdk_key k", "sdk_secret s", "backdate 1h", "host_when any"}, 2, "backdate 1h0m0s is out of range"},
-		{"max_body", []string{"sdk_key k", "max_body lots", "sdk_secret s"}, 1, `max_body: "lots" is not a size between 1B and 1GiB (e.g. 64KiB)`},
-		{"meetings", []string{"sdk_key k", "sdk_secret s", "meetings 123", "host_when any"}, 2, "is not a meeting number"},
-		{"cors origin", []string{"mode endpoint", "sdk_key k", "cors_origins *", "sdk_secret s", "meetings any"}, 2, "never for everything"},
-		{"identity", []string{"sdk_key k", "identity bob", "sdk_secret s"}, 1, "is not a placeholder"},
-		{"endpoint needs meetings", []string{"sdk_key k", "mode endpoint", "sdk_secret s"}, 1, "endpoint mode needs meetings"},
-		{"repeated host_when", []string{"sdk_key k", "sdk_secret s", "host_when any", "host_when {http.auth.user.id} a"}, 3, "host_when is already specified (line 5); give it once"},
-		{"repeated sdk_key", []string{"sdk_key k", "sdk_secret s", "sdk_key other"}, 2, "sdk_key is already specified (line 3)"},
-		{"repeated sdk_secret", []string{"sdk_key k", "sdk_secret s", "sdk_secret t"}, 2, "sdk_secret is already specified"},
-		{"cors in inject mode", []string{"sdk_key k", "cors_origins https://app.example.com", "sdk_secret s"}, 1, "cors_origins is for endpoint mode"},
-		{"url_fields in endpoint mode", []string{"mode endpoint", "meetings any", "url_fields leaveUrl", "sdk_key k", "sdk_secret s"}, 2, "url_fields is for inject mode"},
-		{"fill in endpoint mode", []string{"mode endpoint", "meetings any", "sdk_key k", "sdk_secret s", "fill userName {http.auth.user.id}"}, 4, "fill is for inject mode"},
-		{"unknown option", []string{"sdk_key k", "sdk_secret s", "host_whenn any"}, 2, `unrecognized subdirective "host_whenn"; did you mean "host_when"?`},
-		{"passcode typo", []string{"sdk_key k", "sdk_secret s", zoomAPIOpt, "passcode sometimes"}, 3, `passcode "sometimes" is not known; use fill`},
-		{"passcode without zoom_api", []string{"sdk_key k", "sdk_secret s", "passcode fill"}, 2, "passcode needs zoom_api"},
-		{"join_url_field in endpoint mode", []string{"mode endpoint", "meetings any", "sdk_key k", "sdk_secret s", "join_url_field link"}, 4, "join_url_field is for inject mode"},
-		{"app named twice", []string{"sdk_key k", "sdk_secret s", zoomAPIOpt, "zak {\n\t\t\taccount_id a\n\t\t\tclient_id c\n\t\t\tclient_secret s\n\t\t}"}, 3, "name it once, in zoom_api"},
-		{"zak without an app", []string{"sdk_key k", "sdk_secret s", "zak {\n\t\t\tfield zak\n\t\t}"}, 2, "zak needs account_id, client_id and client_secret"},
-		{"obf without seal_keys", []string{"sdk_key k", "sdk_secret s", obfOpt("when always")}, 2, "obf needs seal_keys"},
-		{"obf external without zoom_api", []string{"sdk_key k", "sdk_secret s", "seal_keys {env.K}", obfOpt("")}, 3, "obf when external needs zoom_api"},
-		{"obf when typo", []string{"sdk_key k", "sdk_secret s", "seal_keys {env.K}", obfOpt("when sometimes")}, 3, `obf when "sometimes" is not known`},
-		{"mode connect without obf", []string{"mode connect", "seal_keys {env.K}"}, 0, "mode connect needs an obf block"},
-		{"mode connect with host_when", []string{"mode connect", "seal_keys {env.K}", obfOpt(""), "host_when any"}, 3, "host_when does not apply to mode connect"},
-		{"passcode for video", []string{"sdk video", "sdk_key k", "sdk_secret s", "passcode fill"}, 3, "passcode is for the Meeting SDK"},
-		{"unknown, nothing near", []string{"sdk_key k", "sdk_secret s", "frobnicate"}, 2, `unrecognized subdirective "frobnicate"`},
+		{"mode typo", "", nil, []string{"sdk_key k", "sdk_secret s", "mode endpiont", "meetings any"}, 2, `mode "endpiont" is not known; use inject or endpoint`},
+		{"sdk typo", "", nil, []string{"sdk_key k", "sdk vidoe", "sdk_secret s"}, 1, `sdk "vidoe" is not known`},
+		{"expires range", "", nil, []string{"sdk_key k", "expires 10m", "sdk_secret s"}, 1, "between 30m and 48h"},
+		{"expires syntax", "", nil, []string{"sdk_key k", "expires 2hours", "sdk_secret s"}, 1, `expires "2hours" is not a duration; write it like 2h`},
+		{"backdate range", "", nil, []string{"sdk_key k", "sdk_secret s", "backdate 1h", "host_when any"}, 2, "backdate 1h0m0s is out of range"},
+		{"max_body", "", nil, []string{"sdk_key k", "max_body lots", "sdk_secret s"}, 1, `max_body: "lots" is not a size; write it like 64KiB`},
+		{"meetings", "", nil, []string{"sdk_key k", "sdk_secret s", "meetings 123", "host_when any"}, 2, "is not a meeting number"},
+		{"cors origin", "", nil, []string{"mode endpoint", "sdk_key k", "cors_origins *", "sdk_secret s", "meetings any"}, 2, "never for everything"},
+		{"identity", "", nil, []string{"sdk_key k", "identity bob", "sdk_secret s"}, 1, "is not a placeholder"},
+		{"endpoint needs meetings", "", nil, []string{"sdk_key k", "mode endpoint", "sdk_secret s"}, 1, "endpoint mode needs meetings"},
+		{"repeated host_when", "", nil, []string{"sdk_key k", "sdk_secret s", "host_when any", "host_when {http.auth.user.id} a"}, 3, "host_when is already specified (line 5); give it once"},
+		{"repeated sdk_key", "", nil, []string{"sdk_key k", "sdk_secret s", "sdk_key other"}, 2, "sdk_key is already specified (line 3)"},
+		{"repeated sdk_secret", "", nil, []string{"sdk_key k", "sdk_secret s", "sdk_secret t"}, 2, "sdk_secret is already specified"},
+		{"cors in inject mode", "", nil, []string{"sdk_key k", "cors_origins https://app.example.com", "sdk_secret s"}, 1, "cors_origins is for endpoint mode"},
+		{"url_fields in endpoint mode", "", nil, []string{"mode endpoint", "meetings any", "url_fields leaveUrl", "sdk_key k", "sdk_secret s"}, 2, "url_fields is for inject mode"},
+		{"fill in endpoint mode", "", nil, []string{"mode endpoint", "meetings any", "sdk_key k", "sdk_secret s", "fill userName {http.auth.user.id}"}, 4, "fill is for inject mode"},
+		{"unknown option", "", nil, []string{"sdk_key k", "sdk_secret s", "host_whenn any"}, 2, `unrecognized subdirective "host_whenn"; did you mean "host_when"?`},
+		{"passcode typo", "", []string{zoomAPIOpt}, []string{"sdk_key k", "sdk_secret s", "passcode sometimes"}, 3, `passcode "sometimes" is not known; use fill`},
+		{"passcode without zoom_api", "", nil, []string{"sdk_key k", "sdk_secret s", "passcode fill"}, 2, "passcode needs zoom_api"},
+		{"join_url_field in endpoint mode", "", nil, []string{"mode endpoint", "meetings any", "sdk_key k", "sdk_secret s", "join_url_field link"}, 4, "join_url_field is for inject mode"},
+		{"app named twice", "", []string{zoomAPIOpt}, []string{"sdk_key k", "sdk_secret s", "zak {", "\taccount_id a", "\tclient_id c", "\tclient_secret s", "}"}, 4, "zak account_id is written once for every route now, in the app or route it belongs to: { zoom { zoom_api { account_id ... } } }"},
+		{"zak without an app", "", nil, []string{"sdk_key k", "sdk_secret s", "zak {", "\tfield zak", "}"}, 2, "zak needs zoom_api, the account's Server-to-Server OAuth app"},
+		{"obf without seal_keys", "", oauthOpt(), []string{"sdk_key k", "sdk_secret s", "obf {", "\twhen always", "}"}, atGlobalBlock, "oauth needs seal_keys"},
+		{"obf external without zoom_api", "", append(oauthOpt(), "seal_keys {env.K}"), []string{"sdk_key k", "sdk_secret s", "obf"}, 8, "obf when external needs zoom_api"},
+		{"obf when typo", "", append(oauthOpt(), "seal_keys {env.K}"), []string{"sdk_key k", "sdk_secret s", "obf {", "\twhen sometimes", "}"}, 9, `obf when "sometimes" is not known`},
+		{"zoom_connect without oauth", "zoom_connect", []string{"seal_keys {env.K}"}, []string{"identity {http.auth.user.id}"}, atBlock, "zoom_connect needs the user OAuth app"},
+		{"zoom_connect with host_when", "zoom_connect", append(oauthOpt(), "seal_keys {env.K}"), []string{"done_url /", "host_when any"}, 7, `unrecognized zoom_connect option "host_when"`},
+		{"passcode for video", "", nil, []string{"sdk video", "sdk_key k", "sdk_secret s", "passcode fill"}, 3, "passcode is for the Meeting SDK"},
+		{"unknown, nothing near", "", nil, []string{"sdk_key k", "sdk_secret s", "frobnicate"}, 2, `unrecognized subdirective "frobnicate"`},
+		{"oauth per_minute not a number", "", append(oauthOpt("per_minute many"), "seal_keys {env.K}"), []string{"sdk_key k", "sdk_secret s"}, 4, `per_minute "many" is not a whole number`},
+		{"oauth timeout range", "", append(oauthOpt("timeout 2m"), "seal_keys {env.K}"), []string{"sdk_key k", "sdk_secret s"}, 4, "oauth timeout 2m0s is out of range"},
+		{"sdk_app incomplete", "", []string{"sdk_app video {", "\tsdk_key k", "}"}, []string{"sdk video", "sdk_app video"}, 0, "sdk_app video sdk_secret is required"},
+		{"connect option of the oauth app", "zoom_connect", append(oauthOpt(), "seal_keys {env.K}"), []string{"done_url /", "client_id c"}, 7, "{ zoom { oauth { client_id ... } } }"},
+
+		// The options of earlier versions that moved to the global zoom
+		// block or to zoom_connect are refused at their own line, naming
+		// where they go now.
+		{"old zoom_api", "", nil, []string{"sdk_key k", "sdk_secret s", "passcode fill", "zoom_api {", "\taccount_id a", "\tclient_id c", "\tclient_secret s", "}"}, 3,
+			"zoom_api is written once for every route now, in the global zoom block: { zoom { zoom_api { account_id ... client_id ... client_secret ... } } }"},
+		{"old seal_keys", "", nil, []string{"sdk_key k", "sdk_secret s", "seal_keys {env.K}"}, 2,
+			"seal_keys is written once for every route now, in the global zoom block: { zoom { seal_keys {env.ZOOM_GRANT_KEY} } }"},
+		{"old state", "", nil, []string{"sdk_key k", "sdk_secret s", "state {", "\tlookups memory", "}"}, 2,
+			"state is written once for every route now, in the global zoom block: { zoom { state { lookups storage } } }"},
+		{"old zak app", "", nil, []string{"sdk_key k", "sdk_secret s", "zak {", "\tuser {http.auth.user.email}", "\taccount_id a", "\tclient_id c", "\tclient_secret s", "}"}, 4,
+			"zak account_id is written once for every route now, in the app or route it belongs to: { zoom { zoom_api { account_id ... } } }"},
+		{"old zak lifetime", "", []string{zoomAPIOpt}, []string{"sdk_key k", "sdk_secret s", "zak {", "\tlifetime 2h", "}"}, 4,
+			"{ zoom { zoom_api { zak_lifetime ... } } }"},
+		{"old obf app", "", nil, []string{"sdk_key k", "sdk_secret s", "obf {", "\twhen always", "\tclient_id c", "\tclient_secret s", "}"}, 4,
+			"obf client_id is written once for every route now, in the app or route it belongs to: { zoom { oauth { client_id ... } } }"},
+		{"old obf done_url", "", append(oauthOpt(), "seal_keys {env.K}"), []string{"sdk_key k", "sdk_secret s", "obf {", "\tdone_url /", "}"}, 9,
+			"zoom_connect { done_url ... }"},
+		{"old mode connect", "", nil, []string{"identity {http.auth.user.id}", "mode connect"}, 1,
+			"mode connect is now its own handler: write the connect routes as zoom_connect, and the user OAuth app once, in the global zoom block's oauth"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			text := ":8080 {\n\tzoom_signature {\n\t\t" + strings.Join(tc.opts, "\n\t\t") + "\n\t}\n}\n"
+			dir := cmpOr(tc.dir, "zoom_signature")
+			text := ":8080 {\n\t" + dir + " {\n\t\t" + strings.Join(tc.opts, "\n\t\t") + "\n\t}\n}\n"
+			first := 3 // the line of the route's first option
+			if tc.global != nil {
+				g := strings.Join(tc.global, "\n\t\t")
+				text = "{\n\tzoom {\n\t\t" + g + "\n\t}\n}\n" + text
+				first += strings.Count(g, "\n") + 1 + 4
+			}
+			// Options may be blocks of several lines.
+			lineIn := func(list []string, start, i int) int {
+				return start + i + strings.Count(strings.Join(list[:i], ""), "\n")
+			}
+			var n int
+			switch {
+			case tc.bad == atBlock:
+				n = first - 1
+			case tc.bad == atGlobalBlock:
+				n = 2
+			case tc.bad < len(tc.global):
+				n = lineIn(tc.global, 3, tc.bad)
+			default:
+				n = lineIn(tc.opts, first, tc.bad-len(tc.global))
+			}
 			_, err := adapt(t, text)
 			if err == nil {
 				t.Fatal("adapted")
 			}
-			// Options may be blocks of several lines.
-			line := fmt.Sprintf(", at Caddyfile:%d", 3+tc.bad+strings.Count(strings.Join(tc.opts[:tc.bad], ""), "\n"))
+			line := fmt.Sprintf(", at Caddyfile:%d", n)
 			if !strings.HasSuffix(err.Error(), line) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v\nwant %q at %q", err, tc.want, line)
+				t.Fatalf("err = %v\nwant %q at %q in\n%s", err, tc.want, line, text)
 			}
 			if tc.name == "unknown, nothing near" && strings.Contains(err.Error(), "did you mean") {
 				t.Fatalf("a suggestion for nothing near: %v", err)
@@ -403,12 +468,45 @@ func TestReadmeSnippetsFormatted(t *testing.T) {
 	}
 }
 
-// TestZakAppServesEveryStep: a zak block that names the Server-to-Server
-// app serves the meeting steps and the OBF lookup too, as it does at
-// Provision, with no zoom_api block.
+// TestZakAppServesEveryStep: the global zoom block's zoom_api serves the
+// host ZAK, the meeting steps and the OBF lookup (obf when external) of a
+// route that names no app of its own; the adapted route carries none of
+// the app's options.
 func TestZakAppServesEveryStep(t *testing.T) {
-	text := ":8080 {\n\tzoom_signature {\n\t\tsdk_key k\n\t\tsdk_secret s\n\t\tzak {\n\t\t\taccount_id a\n\t\t\tclient_id c\n\t\t\tclient_secret {env.S}\n\t\t}\n\t\tpasscode fill\n\t\tseal_keys {env.K}\n\t\t" + obfOpt("") + "\n\t}\n}\n"
-	if _, err := adapt(t, text); err != nil {
-		t.Fatalf("a zak block's app was not enough: %v", err)
+	text := "{\n\tzoom {\n\t\tsdk_key k\n\t\tsdk_secret s\n\t\t" +
+		"zoom_api {\n\t\t\taccount_id a\n\t\t\tclient_id c\n\t\t\tclient_secret {env.S}\n\t\t}\n\t\t" +
+		strings.Join(oauthOpt(), "\n\t\t") + "\n\t\tseal_keys {env.K}\n\t}\n}\n\n" +
+		":8080 {\n\tzoom_signature {\n\t\tzak {\n\t\t\tfield zak\n\t\t}\n\t\tpasscode fill\n\t\tregistrant\n\t\tobf {\n\t\t\twhen external\n\t\t}\n\t}\n}\n"
+	out, err := adapt(t, text)
+	if err != nil {
+		t.Fatalf("the global block's zoom_api was not enough: %v", err)
+	}
+	var cfg struct {
+		Apps struct {
+			Zoom struct {
+				ZoomAPI *ZoomAPIConfig `json:"zoom_api"`
+				OAuth   *OAuthApp      `json:"oauth"`
+			} `json:"zoom"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if z := cfg.Apps.Zoom.ZoomAPI; z == nil || z.AccountID != "a" || z.ClientSecret != "{env.S}" || cfg.Apps.Zoom.OAuth == nil {
+		t.Fatalf("apps.zoom lacks the apps: %s", out)
+	}
+	// The apps are written once, in apps.zoom, and the route holds none.
+	for key, want := range map[string]int{`"zoom_api"`: 1, `"account_id"`: 1, `"client_id"`: 2, `"seal_keys"`: 1} {
+		if n := bytes.Count(out, []byte(key)); n != want {
+			t.Errorf("%s is written %d times, want %d: %s", key, n, want, out)
+		}
+	}
+	// Without the block's zoom_api, each step says it needs it.
+	noAPI := strings.Replace(text, "zoom_api {\n\t\t\taccount_id a\n\t\t\tclient_id c\n\t\t\tclient_secret {env.S}\n\t\t}\n\t\t", "", 1)
+	for _, step := range []string{"zak {\n\t\t\tfield zak\n\t\t}", "passcode fill", "registrant", "obf {\n\t\t\twhen external\n\t\t}"} {
+		only := strings.Replace(noAPI, "zak {\n\t\t\tfield zak\n\t\t}\n\t\tpasscode fill\n\t\tregistrant\n\t\tobf {\n\t\t\twhen external\n\t\t}", step, 1)
+		if _, err := adapt(t, only); err == nil || !strings.Contains(err.Error(), "needs zoom_api") {
+			t.Errorf("%q without zoom_api: err = %v", step, err)
+		}
 	}
 }

@@ -138,9 +138,9 @@ func newCluster(t *testing.T, e *clusterEngine, staleGrant bool) *cluster {
 	dir := t.TempDir()
 	// OAuth calls get 30 s here, so that a refresh held open by the fake,
 	// or a process frozen mid-call, is not cut short by our own timeout.
-	obf := strings.NewReplacer("http://127.0.0.1:{PORT}/zoom/connect/callback", "{$SITE_ADDRESS}/zoom/connect/callback", "{WHEN}", "", "{ZOOM}", z.URL, "timeout 2s", "timeout 30s").Replace(obfApp)
+	oauth := strings.NewReplacer("http://127.0.0.1:{PORT}/zoom/connect/callback", "{$SITE_ADDRESS}/zoom/connect/callback", "{ZOOM}", z.URL, "timeout 2s", "timeout 30s").Replace(oauthApp)
 	zoomAPI := strings.ReplaceAll(zoomAPIBlock, "{ZOOM}", z.URL)
-	cfg := strings.NewReplacer("storage file_system {STORAGE}", "storage "+e.storage, "{HASH}", passwordHash(t), "{OBF}", obf, "{ZOOMAPI}", zoomAPI, "{BACKEND}", backend.URL).Replace(clusterSite)
+	cfg := strings.NewReplacer("storage file_system {STORAGE}", "storage "+e.storage, "{HASH}", passwordHash(t), "{OAUTH}", oauth, "{ZOOMAPI}", zoomAPI, "{BACKEND}", backend.URL).Replace(clusterSite)
 	c := &cluster{e: e, z: z, cfgPath: filepath.Join(dir, "Caddyfile")}
 	if err := os.WriteFile(c.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

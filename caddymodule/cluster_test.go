@@ -24,6 +24,10 @@ const clusterSite = `{
 		format json
 		level DEBUG
 	}
+	zoom {
+		{ZOOMAPI}
+		{OAUTH}
+	}
 }
 
 {$SITE_ADDRESS} {
@@ -32,17 +36,15 @@ const clusterSite = `{
 		alice {HASH}
 	}
 	handle /zoom/connect/* {
-		zoom_signature {
-			mode connect
-			{OBF}
+		zoom_connect {
+			done_url /joined
 		}
 	}
 	handle /api/join-config {
 		zoom_signature {
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
-			{ZOOMAPI}
-			{OBF}
+			obf
 		}
 		reverse_proxy {BACKEND}
 	}
@@ -60,9 +62,9 @@ func TestClusterOneRefresh(t *testing.T) {
 	backend := helpersBackend(t)
 	dir := t.TempDir()
 	storage := filepath.Join(dir, "storage")
-	obf := strings.NewReplacer("http://127.0.0.1:{PORT}/zoom/connect/callback", "{$SITE_ADDRESS}/zoom/connect/callback", "{WHEN}", "", "{ZOOM}", z.URL).Replace(obfApp)
+	oauth := strings.NewReplacer("http://127.0.0.1:{PORT}/zoom/connect/callback", "{$SITE_ADDRESS}/zoom/connect/callback", "{ZOOM}", z.URL).Replace(oauthApp)
 	zoomAPI := strings.ReplaceAll(zoomAPIBlock, "{ZOOM}", z.URL)
-	cfg := strings.NewReplacer("{STORAGE}", storage, "{HASH}", passwordHash(t), "{OBF}", obf, "{ZOOMAPI}", zoomAPI, "{BACKEND}", backend.URL).Replace(clusterSite)
+	cfg := strings.NewReplacer("{STORAGE}", storage, "{HASH}", passwordHash(t), "{OAUTH}", oauth, "{ZOOMAPI}", zoomAPI, "{BACKEND}", backend.URL).Replace(clusterSite)
 	cfgPath := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -176,44 +176,10 @@ func runSign(cmd *cobra.Command, args []string) int {
 		return fail(err)
 	}
 
-	// The CLI mints what the sample would, native-SDK tokens included,
-	// so it calls the signer directly rather than a join.Format, which
-	// only ever signs web joins.
-	var token string
-	switch sdk {
-	case join.Meeting:
-		m, err := signature.ParseMeetingRequest(body)
-		if err != nil {
-			return fail(err)
-		}
-		m.IssuedAt = floorDiv(nowMS, 1000)
-		m.ExpiresIn = orDefault(m.ExpiresIn)
-		token, err = s.Meeting(m)
-		if err != nil {
-			return fail(err)
-		}
-	case join.Video:
-		v, err := signature.ParseVideoRequest(body)
-		if err != nil {
-			return fail(err)
-		}
-		v.IssuedAt = floorDiv(nowMS, 1000)
-		v.ExpiresIn = orDefault(v.ExpiresIn)
-		if token, err = s.Video(v); err != nil {
-			return fail(err)
-		}
-	case join.WebSDK1:
-		m, err := signature.ParseMeetingRequest(body)
-		if err == nil && m.Native {
-			err = errors.New("websdk1 signatures need a meeting number and a role; pass --meeting and --role")
-		}
-		if err != nil {
-			return fail(err)
-		}
-		urlSafe, _ := f.GetBool("urlsafe")
-		if token, err = s.WebSDK1(m.MeetingNumber, m.Role, nowMS, urlSafe); err != nil {
-			return fail(err)
-		}
+	urlSafe, _ := f.GetBool("urlsafe")
+	token, err := mint(s, sdk, body, nowMS, urlSafe)
+	if err != nil {
+		return fail(err)
 	}
 
 	out := cmd.OutOrStdout()
@@ -232,6 +198,38 @@ func runSign(cmd *cobra.Command, args []string) int {
 	}
 	fmt.Fprintln(out, token)
 	return exitOK
+}
+
+// mint signs what the sample would, native-SDK tokens included, so it
+// calls the signer directly rather than a join.Format, which only ever
+// signs web joins.
+func mint(s *signature.Signer, sdk join.SDK, body []byte, nowMS int64, urlSafe bool) (string, error) {
+	switch sdk {
+	case join.Video:
+		v, err := signature.ParseVideoRequest(body)
+		if err != nil {
+			return "", err
+		}
+		v.IssuedAt = floorDiv(nowMS, 1000)
+		v.ExpiresIn = orDefault(v.ExpiresIn)
+		return s.Video(v)
+	case join.WebSDK1:
+		m, err := signature.ParseMeetingRequest(body)
+		if err == nil && m.Native {
+			err = errors.New("websdk1 signatures need a meeting number and a role; pass --meeting and --role")
+		}
+		if err != nil {
+			return "", err
+		}
+		return s.WebSDK1(m.MeetingNumber, m.Role, nowMS, urlSafe)
+	}
+	m, err := signature.ParseMeetingRequest(body)
+	if err != nil {
+		return "", err
+	}
+	m.IssuedAt = floorDiv(nowMS, 1000)
+	m.ExpiresIn = orDefault(m.ExpiresIn)
+	return s.Meeting(m)
 }
 
 // signBody returns --body, or a body built from the per-field flags.
@@ -523,7 +521,7 @@ func runDoctor(cmd *cobra.Command, args []string) int {
 	if err != nil {
 		return usage("%v", err)
 	}
-	q, perr := h.doctorQuery(body)
+	q, perr := h.doc.doctorQuery(body)
 	if perr != nil {
 		for _, p := range perr.Problems {
 			flag := map[string]string{"meetingNumber": "--meeting", "role": "--role"}[p.Property]
@@ -546,10 +544,10 @@ func runDoctor(cmd *cobra.Command, args []string) int {
 		q.email = &v
 	}
 	user, _ := f.GetString("user")
-	repl, p := h.principalFor(user)
+	repl, p := h.doc.principalFor(user)
 	ctx, cancel := context.WithTimeout(context.Background(), doctorTimeout)
 	defer cancel()
-	rep := h.diagnose(ctx, repl, p, q)
+	rep := h.doc.diagnose(ctx, repl, p, q)
 	out := cmd.OutOrStdout()
 	if asJSON, _ := f.GetBool("json"); asJSON {
 		enc := json.NewEncoder(out)
@@ -594,7 +592,7 @@ func loadHandler(file, adapter, name string) (*Handler, error) {
 	var names []string
 	var pick []*Handler
 	for _, h := range found {
-		if h.mode == connectMode || h.sdk == join.Video {
+		if h.sdk == join.Video {
 			continue
 		}
 		names = append(names, h.Name)
@@ -632,7 +630,8 @@ func appendHandlers(found []*Handler, routes caddyhttp.RouteList) []*Handler {
 // principalFor is the user the command line names, as the handler would
 // resolve them from a request whose identity placeholder holds user. A
 // session token's claims are not known here.
-func (h *Handler) principalFor(user string) (*caddy.Replacer, join.Principal) {
+func (rd *routeDoctor) principalFor(user string) (*caddy.Replacer, join.Principal) {
+	h := rd.h
 	repl := caddy.NewReplacer()
 	repl.Set("http.auth.user.id", user)
 	if h.identityKey != "" {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -57,7 +58,7 @@ type Doctor struct {
 	Link string `json:"link,omitempty"`
 
 	logger   *zap.Logger
-	fallback *Handler // writes refusals when the named handler is missing
+	fallback *responder // writes refusals when the named handler is missing
 	key      handlerKey
 	cache    *state.Memory
 	limits   *userLimits
@@ -90,15 +91,15 @@ func (d *Doctor) Provision(ctx caddy.Context) error {
 	d.CacheFor = cmp.Or(d.CacheFor, caddy.Duration(30*time.Second))
 	d.cache = state.NewMemory(nil, 10_000)
 	d.limits = &userLimits{per: time.Minute / time.Duration(d.PerMinute), burst: d.PerMinute, m: map[string]*rate.Limiter{}}
-	if err := registerMetrics(ctx); err != nil {
+	var err error
+	if d.fallback, err = newResponder(ctx, "doctor", "", "doctor"); err != nil {
 		return err
 	}
-	d.fallback = &Handler{Name: "doctor", logger: d.logger, sampled: newSampler(time.Now)}
 	d.Link = cmp.Or(d.Link, "/zoom/doctor")
 	d.key = handlerKey{cfg: ctx.Context, name: d.For}
 	doctorURLs.Store(d.key, d.Link)
 	if h := lookupHandler(d.key); h != nil {
-		h.doctored.Store(true)
+		h.doc.doctored.Store(true)
 	}
 	return nil
 }
@@ -137,14 +138,29 @@ var named sync.Map // handlerKey -> *Handler, or ambiguousName
 
 type ambiguousName struct{}
 
-// register makes h findable by its doctor route.
-func register(h *Handler) {
-	if v, loaded := named.LoadOrStore(h.key, h); loaded && v != h {
-		named.Store(h.key, ambiguousName{})
+// routeDoctor is what a doctor route learns of its handler: the config
+// as the doctor sees it, whether a route names the handler, and then the
+// joins each user asked for.
+type routeDoctor struct {
+	h        *Handler
+	key      handlerKey
+	site     doctor.Site
+	doctored atomic.Bool
+	asked    asked
+}
+
+// newRouteDoctor works out what the doctor needs of h's config, once,
+// and makes h findable by its doctor route.
+func newRouteDoctor(h *Handler, key handlerKey, secret string) *routeDoctor {
+	rd := &routeDoctor{h: h, key: key}
+	rd.site = rd.siteConfig(secret)
+	if v, loaded := named.LoadOrStore(key, h); loaded && v != h {
+		named.Store(key, ambiguousName{})
 	}
-	if _, ok := doctorURLs.Load(h.key); ok {
-		h.doctored.Store(true)
+	if _, ok := doctorURLs.Load(key); ok {
+		rd.doctored.Store(true)
 	}
+	return rd
 }
 
 // lookupHandler is the one handler of key, nil when there is none or more.
@@ -179,10 +195,10 @@ func (d *Doctor) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 	}
 	var q doctorQuery
 	if perr == nil {
-		q, perr = h.readDoctorQuery(w, r)
+		q, perr = h.doc.readDoctorQuery(w, r)
 	}
 	if perr == nil {
-		perr = h.ownJoin(p, &q)
+		perr = h.doc.ownJoin(p, &q)
 	}
 	if perr != nil {
 		return h.writeRefusal(w, r, p, perr)
@@ -194,7 +210,7 @@ func (d *Doctor) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 		}
 		ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 		defer cancel()
-		rep := h.diagnose(ctx, repl, p, q)
+		rep := h.doc.diagnose(ctx, repl, p, q)
 		d.logger.Info("join diagnosed", zap.String("handler", h.Name), zap.String("user", p.ID),
 			zap.String("meeting", q.meeting), zap.Int("sdk_code", q.sdkCode), zap.Strings("findings", rep.Codes()))
 		b, err := json.Marshal(rep)
@@ -254,7 +270,7 @@ type doctorQuery struct {
 
 // readDoctorQuery reads the route's body: the meeting and role as the
 // handler's endpoint reads them, the SDK's code and version beside.
-func (h *Handler) readDoctorQuery(w http.ResponseWriter, r *http.Request) (doctorQuery, *problem.Error) {
+func (rd *routeDoctor) readDoctorQuery(w http.ResponseWriter, r *http.Request) (doctorQuery, *problem.Error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4<<10))
 	if err != nil {
 		return doctorQuery{}, problem.New(problem.Client, codeBodyTooLarge, "body", "the doctor's request body is larger than 4 KiB; send only meetingNumber, role, sdkCode and sdkVersion")
@@ -266,7 +282,7 @@ func (h *Handler) readDoctorQuery(w http.ResponseWriter, r *http.Request) (docto
 	if json.Unmarshal(body, &extra) != nil {
 		return doctorQuery{}, problem.New(problem.Client, codeDoctorInput, "body", `the doctor's request body is not a JSON object; send {"meetingNumber":"85746065432","role":0,"sdkCode":3712,"sdkVersion":"6.2.0"}`)
 	}
-	q, perr := h.doctorQuery(body)
+	q, perr := rd.doctorQuery(body)
 	if perr != nil {
 		return q, perr
 	}
@@ -292,11 +308,12 @@ func (h *Handler) readDoctorQuery(w http.ResponseWriter, r *http.Request) (docto
 // (signed, or refused for a reason the doctor explains), or one an
 // explicit meetings scope (meetings, meetings_claim) allows; the meeting
 // is then judged as the backend's.
-func (h *Handler) ownJoin(p join.Principal, q *doctorQuery) *problem.Error {
+func (rd *routeDoctor) ownJoin(p join.Principal, q *doctorQuery) *problem.Error {
+	h := rd.h
 	if h.mode == endpoint {
 		return nil
 	}
-	if !h.asked.seen(p.ID, q.meeting, h.now()) {
+	if !rd.asked.seen(p.ID, q.meeting, h.now()) {
 		if _, err := h.join.Policy.Decide(p, q.ask); err != nil && err.Code() == join.CodeMeetingNotAllowed {
 			return problem.New(problem.Client, codeDoctorJoin, "meetingNumber",
 				"the doctor answers about meetings this site gave you to join in the last hour (or that its meetings option allows you); fetch the join config first, then ask")
@@ -337,7 +354,8 @@ func (a *asked) seen(user, meeting string, now time.Time) bool {
 // doctorQuery reads a meeting and role from a body shaped like Zoom's
 // sample request, as the handler's endpoint mode reads it; the route's
 // ownJoin and the command line decide whose choice the meeting is.
-func (h *Handler) doctorQuery(body []byte) (doctorQuery, *problem.Error) {
+func (rd *routeDoctor) doctorQuery(body []byte) (doctorQuery, *problem.Error) {
+	h := rd.h
 	if h.sdk == join.Video {
 		return doctorQuery{}, problem.New(problem.Client, codeDoctorInput, "sdk",
 			"the doctor diagnoses Meeting SDK joins, and handler "+h.Name+" signs Video SDK tokens; use caddy zoom-signature inspect on a Video SDK token")
@@ -354,11 +372,12 @@ func (h *Handler) doctorQuery(body []byte) (doctorQuery, *problem.Error) {
 // Zoom what it must (the meeting, its host, the ZAK's owner, the user's
 // connection and, for a meeting outside the account, an OBF token that
 // is thrown away), but signs, registers and writes nothing.
-func (h *Handler) diagnose(ctx context.Context, repl *caddy.Replacer, p join.Principal, q doctorQuery) doctor.Report {
+func (rd *routeDoctor) diagnose(ctx context.Context, repl *caddy.Replacer, p join.Principal, q doctorQuery) doctor.Report {
+	h := rd.h
 	f := doctor.Facts{Meeting: q.meeting, Role: q.role, SDKCode: q.sdkCode, SDKVersion: q.sdkVersion, Now: h.now(),
-		Site: h.siteFacts(p), Join: doctor.JoinFacts{Passcode: q.passcode, Email: q.email}}
+		Site: rd.siteFacts(p), Join: doctor.JoinFacts{Passcode: q.passcode, Email: q.email}}
 	if f.Join.Email == nil {
-		f.Join.Email = h.filledEmail(repl, p)
+		f.Join.Email = rd.filledEmail(repl, p)
 	}
 	g, perr := h.join.Policy.Decide(p, q.ask)
 	if perr == nil {
@@ -371,7 +390,7 @@ func (h *Handler) diagnose(ctx context.Context, repl *caddy.Replacer, p join.Pri
 		return doctor.Diagnose(f)
 	}
 	f.Role = g.Role
-	f.Token = h.tokenProblems(q.ask, g)
+	f.Token = rd.tokenProblems(q.ask, g)
 	if h.zoom != nil {
 		z := &doctor.ZoomFacts{}
 		var zerr *problem.Error
@@ -404,7 +423,8 @@ func (h *Handler) diagnose(ctx context.Context, repl *caddy.Replacer, p join.Pri
 // siteConfig is what this handler's config does for every join, for the
 // doctor: worked out once in Provision, where the credentials are
 // resolved, so that no diagnosis reads a secret file again.
-func (h *Handler) siteConfig(secret string) doctor.Site {
+func (rd *routeDoctor) siteConfig(secret string) doctor.Site {
+	h := rd.h
 	env := caddy.NewReplacer()
 	key := h.join.Keys.Key()
 	s := doctor.Site{
@@ -412,14 +432,14 @@ func (h *Handler) siteConfig(secret string) doctor.Site {
 		Demo:           key == demoKey,
 		SecretHasSpace: key != demoKey && secret != strings.TrimSpace(secret),
 		ZAK:            h.Zak != nil,
-		OBF:            h.OBF != nil && h.mode != connectMode,
+		OBF:            h.OBF != nil,
 		PasscodeMode:   h.Passcode,
 		Registrant:     h.Registrant != nil,
 	}
-	if app := h.zoomApp(); app != nil && key == env.ReplaceAll(app.ClientID, "") {
+	if z := h.app.ZoomAPI; z != nil && key == env.ReplaceAll(z.ClientID, "") {
 		s.KeyIsAPIApp = true
 	}
-	if h.OBF != nil && key == env.ReplaceAll(h.OBF.ClientID, "") {
+	if o := h.app.OAuth; o != nil && key == env.ReplaceAll(o.ClientID, "") {
 		s.KeyIsAPIApp = true
 	}
 	for _, f := range h.Fill {
@@ -431,8 +451,8 @@ func (h *Handler) siteConfig(secret string) doctor.Site {
 }
 
 // siteFacts is what this handler's config does for the user's join.
-func (h *Handler) siteFacts(p join.Principal) doctor.Site {
-	s := h.site
+func (rd *routeDoctor) siteFacts(p join.Principal) doctor.Site {
+	s := rd.site
 	s.ZAKUser, s.RegistrantEmail = p.ZoomUser, p.Registrant.Email
 	return s
 }
@@ -440,7 +460,8 @@ func (h *Handler) siteFacts(p join.Principal) doctor.Site {
 // filledEmail is the userEmail a fill rule writes for this user, nil when
 // none does or it resolves to nothing here (the command line knows no
 // session claims).
-func (h *Handler) filledEmail(repl *caddy.Replacer, p join.Principal) *string {
+func (rd *routeDoctor) filledEmail(repl *caddy.Replacer, p join.Principal) *string {
+	h := rd.h
 	for _, f := range h.Fill {
 		if f.Path == "userEmail" {
 			if v := resolve(repl, p, f.Value); v != "" {
@@ -454,7 +475,8 @@ func (h *Handler) filledEmail(repl *caddy.Replacer, p join.Principal) *string {
 // tokenProblems mints the token the handler would sign for the grant and
 // has package inspect judge it as Zoom would; its error-level findings are
 // the doctor's evidence.
-func (h *Handler) tokenProblems(a join.Ask, g join.Grant) []doctor.TokenProblem {
+func (rd *routeDoctor) tokenProblems(a join.Ask, g join.Grant) []doctor.TokenProblem {
+	h := rd.h
 	tok, perr := h.join.Format.Mint(h.join.Keys, a, g, h.now().Add(-h.backdate).UnixMilli())
 	if perr != nil {
 		return []doctor.TokenProblem{{Code: perr.Code(), Message: perr.Reason()}}

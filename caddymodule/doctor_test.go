@@ -25,16 +25,25 @@ import (
 // {DIR} the storage folder.
 const doctorConfig = `{
 	storage file_system {DIR}
-}
-
-(zoom_api) {
-	zoom_api {
-		account_id {env.ZS_ZOOM_ACCOUNT}
-		client_id {env.ZS_ZOOM_CLIENT}
-		client_secret {env.ZS_ZOOM_SECRET}
-		oauth_url {ZOOM}/oauth/token
-		api_url {ZOOM}/v2
-		timeout 2s
+	zoom {
+		zoom_api {
+			account_id {env.ZS_ZOOM_ACCOUNT}
+			client_id {env.ZS_ZOOM_CLIENT}
+			client_secret {env.ZS_ZOOM_SECRET}
+			oauth_url {ZOOM}/oauth/token
+			api_url {ZOOM}/v2
+			timeout 2s
+		}
+		oauth {
+			client_id {env.ZS_OAUTH_CLIENT}
+			client_secret {env.ZS_OAUTH_SECRET}
+			redirect_uri {$SITE_ADDRESS}/zoom/connect/callback
+			authorize_url {ZOOM}/oauth/authorize
+			oauth_url {ZOOM}/oauth/token
+			api_url {ZOOM}/v2
+			timeout 2s
+		}
+		seal_keys {env.ZS_GRANT_KEY}
 	}
 }
 
@@ -47,19 +56,7 @@ const doctorConfig = `{
 		owner {HASH}
 	}
 	handle /zoom/connect/* {
-		zoom_signature {
-			mode connect
-			obf {
-				client_id {env.ZS_OAUTH_CLIENT}
-				client_secret {env.ZS_OAUTH_SECRET}
-				redirect_uri {$SITE_ADDRESS}/zoom/connect/callback
-				authorize_url {ZOOM}/oauth/authorize
-				oauth_url {ZOOM}/oauth/token
-				api_url {ZOOM}/v2
-				timeout 2s
-			}
-			seal_keys {env.ZS_GRANT_KEY}
-		}
+		zoom_connect
 	}
 	handle /zoom/doctor/join {
 		zoom_doctor {
@@ -100,22 +97,12 @@ const doctorConfig = `{
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
 			host_when {http.auth.user.id} host
-			import zoom_api
 			zak {
 				user {http.auth.user.id}
 			}
 			passcode always
 			fill userEmail {http.auth.user.id}@example.com
-			obf {
-				client_id {env.ZS_OAUTH_CLIENT}
-				client_secret {env.ZS_OAUTH_SECRET}
-				redirect_uri {$SITE_ADDRESS}/zoom/connect/callback
-				authorize_url {ZOOM}/oauth/authorize
-				oauth_url {ZOOM}/oauth/token
-				api_url {ZOOM}/v2
-				timeout 2s
-			}
-			seal_keys {env.ZS_GRANT_KEY}
+			obf
 		}
 		respond ` + "`" + `{"meetingNumber":"{http.request.uri.query.meeting}","role":0}` + "`" + `
 	}
@@ -126,7 +113,6 @@ const doctorConfig = `{
 			meetings any
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
-			import zoom_api
 		}
 		respond ` + "`" + `{"meetingNumber":"{http.request.uri.query.meeting}","role":0}` + "`" + `
 	}
@@ -137,7 +123,6 @@ const doctorConfig = `{
 			meetings any
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
-			import zoom_api
 			passcode fill
 		}
 		respond ` + "`" + `{"meetingNumber":"{http.request.uri.query.meeting}","role":0}` + "`" + `
@@ -150,7 +135,6 @@ const doctorConfig = `{
 			sdk websdk1
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
-			import zoom_api
 		}
 		respond ` + "`" + `{"meetingNumber":"{http.request.uri.query.meeting}","role":0}` + "`" + `
 	}
@@ -579,7 +563,7 @@ func TestDoctorConfig(t *testing.T) {
 // public_origin may name, and it may ask the doctor or disconnect;
 // another site's page may not, whatever its headers say.
 func TestSameOrigin(t *testing.T) {
-	h := &Handler{PublicOrigin: []string{"https://app.example.com"}}
+	h := &Handler{Gate: Gate{PublicOrigin: []string{"https://app.example.com"}}}
 	for _, c := range []struct {
 		origin, fetchSite string
 		ok                bool

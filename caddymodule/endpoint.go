@@ -86,14 +86,14 @@ func (h *Handler) answer(out []byte, res join.Result) []byte {
 		out = append(out, h.answerKey...)
 		out = jsonstr.Append(out, h.join.Keys.Key())
 	}
-	if res.Credentials.ZAK != "" {
-		out = append(out, `,"zak":`...)
-		out = jsonstr.Append(out, res.Credentials.ZAK)
-	}
-	if res.Credentials.OBF != "" {
-		// The SDK's join option, whatever field inject mode writes.
-		out = append(out, `,"obfToken":`...)
-		out = jsonstr.Append(out, res.Credentials.OBF)
+	for _, v := range res.Credentials.Values {
+		// The SDK's join option of that name, whatever field inject mode
+		// writes. Endpoint mode's sources give only zak and obfToken: the
+		// config refuses the inject-only steps (passcode, registrant).
+		out = append(out, ',')
+		out = jsonstr.Append(out, v.Name)
+		out = append(out, ':')
+		out = jsonstr.Append(out, v.Text)
 	}
 	return append(out, '}')
 }
@@ -133,7 +133,7 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) (done bool, err *
 	}
 	hdr := w.Header()
 	addVary(hdr, "Origin")
-	allowed, same := h.originAllowed(r, origin)
+	allowed, same := h.originAllowed(r, origin, h.CORSOrigins)
 	if !allowed && !same {
 		return false, problem.New(problem.Client, codeOriginNotAllowed, "origin",
 			"the origin "+origin+" may not call this endpoint; add it to cors_origins")

@@ -51,16 +51,28 @@ func helpersBackend(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// zoomAPIBlock points a zoom_api block at the fake ({ZOOM}), with the
-// credentials newZoomFake puts in the environment.
+// zoomAPIBlock points the zoom app's zoom_api block at the fake ({ZOOM}),
+// with the credentials newZoomFake puts in the environment.
 const zoomAPIBlock = `zoom_api {
-				account_id {env.ZS_ZOOM_ACCOUNT}
-				client_id {env.ZS_ZOOM_CLIENT}
-				client_secret {env.ZS_ZOOM_SECRET}
-				oauth_url {ZOOM}/oauth/token
-				api_url {ZOOM}/v2
-				timeout 2s
-			}`
+			account_id {env.ZS_ZOOM_ACCOUNT}
+			client_id {env.ZS_ZOOM_CLIENT}
+			client_secret {env.ZS_ZOOM_SECRET}
+			oauth_url {ZOOM}/oauth/token
+			api_url {ZOOM}/v2
+			timeout 2s
+		}`
+
+// zoomBlock is the global zoom block (the zoom app) made of parts, for
+// startCaddyWith's global options or a whole Caddyfile's.
+func zoomBlock(parts ...string) string {
+	return "zoom {\n\t\t" + strings.Join(parts, "\n\t\t") + "\n\t}"
+}
+
+// helpersApp is the zoom app of helpersSite: zoom_api at the fake ({ZOOM}
+// is zoomURL) and, in seal, the seal_keys and state options.
+func helpersApp(zoomURL, seal string) string {
+	return strings.ReplaceAll(zoomBlock(zoomAPIBlock, seal), "{ZOOM}", zoomURL)
+}
 
 const helpersSite = `
 	basic_auth /api/* {
@@ -71,12 +83,10 @@ const helpersSite = `
 		zoom_signature {
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
-			` + zoomAPIBlock + `
 			passcode fill
 			registrant {
 				email {http.auth.user.id}@example.com
 			}
-			{SEAL}
 		}
 		reverse_proxy {BACKEND}
 	}
@@ -84,7 +94,6 @@ const helpersSite = `
 		zoom_signature {
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
-			` + zoomAPIBlock + `
 			passcode always
 		}
 		reverse_proxy {BACKEND}
@@ -109,8 +118,7 @@ func startHelpers(t *testing.T, seal string) (*instance, *zoomtest.Server) {
 	z.AddMeeting(mtgApproval, zoomtest.Meeting{Passcode: "pc-appr-Vv5tT6yY", Approval: 1})
 	z.AddMeeting(mtgFull, zoomtest.Meeting{Passcode: "pc-full-Nn4mM3bB", Approval: 0, Capacity: 1})
 	b := helpersBackend(t)
-	site := strings.NewReplacer("{ZOOM}", z.URL, "{SEAL}", seal).Replace(helpersSite)
-	return startCaddy(t, site, b.URL), z
+	return startCaddyWith(t, helpersApp(z.URL, seal), helpersSite, "", b.URL), z
 }
 
 func TestJoinHelpers(t *testing.T) {
@@ -246,11 +254,11 @@ func TestJoinHelpersShared(t *testing.T) {
 	dir := t.TempDir()
 	key := "0123456789abcdef0123456789abcdef"
 	t.Setenv("ZS_SEAL_KEY", base64Std(key))
-	global := "storage file_system " + dir
 	z := newZoomFake(t)
 	z.AddMeeting(mtgReg, zoomtest.Meeting{Passcode: "pc-reg-Kd83mQ0p", Approval: 0})
 	b := helpersBackend(t)
-	site := strings.NewReplacer("{ZOOM}", z.URL, "{SEAL}", "seal_keys {env.ZS_SEAL_KEY}").Replace(helpersSite)
+	global := "storage file_system " + dir + "\n\t" + helpersApp(z.URL, "seal_keys {env.ZS_SEAL_KEY}")
+	site := helpersSite
 	c1 := startCaddyWith(t, global, site, "", b.URL)
 	m := c1.do("GET", "/api/join-config?meeting="+mtgReg, "alice", "").json(t)
 	if m["tk"] == nil {

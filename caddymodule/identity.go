@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
@@ -105,9 +107,12 @@ type FillRule struct {
 	Value string `json:"value"`
 }
 
-// provisionSessions builds the session verifier.
-func (h *Handler) provisionSessions() error {
-	c := h.SessionJWT
+// provision builds the session verifier, and names the identity
+// placeholder's key once.
+func (g *Gate) provision(logger *zap.Logger, now func() time.Time) error {
+	g.Identity = cmp.Or(g.Identity, "{http.auth.user.id}")
+	g.identityKey = placeholderKey(g.Identity)
+	c := g.SessionJWT
 	if c == nil {
 		return nil
 	}
@@ -117,7 +122,7 @@ func (h *Handler) provisionSessions() error {
 		Leeway: 30 * time.Second, UserClaim: c.UserClaim, CacheSize: c.CacheSize,
 		JWKSRefresh: time.Duration(c.JWKSRefresh), JWKSRefetchMin: time.Duration(c.JWKSRefetchMinimum),
 		OnJWKSFetch: metricJWKSFetch,
-		Now:         func() time.Time { return h.now() },
+		Now:         now,
 	}
 	if c.Leeway != 0 {
 		cfg.Leeway = time.Duration(c.Leeway)
@@ -131,7 +136,7 @@ func (h *Handler) provisionSessions() error {
 	}
 	switch {
 	case c.HMACSecret != "":
-		warnLiteralSecret(h.logger, "session_jwt hmac_secret", c.HMACSecret)
+		warnLiteralSecret(logger, "session_jwt hmac_secret", c.HMACSecret)
 		secret := repl.ReplaceAll(c.HMACSecret, "")
 		if secret == "" {
 			return emptyValue("session_jwt hmac_secret", c.HMACSecret)
@@ -158,56 +163,78 @@ func (h *Handler) provisionSessions() error {
 	if err != nil {
 		return err
 	}
-	h.sessions = v
+	g.sessions = v
 	return nil
+}
+
+// close stops the JWKS refresh of this config.
+func (g *Gate) close() {
+	if g.sessions != nil {
+		g.sessions.Close()
+	}
 }
 
 // Cleanup stops the JWKS refresh of this config, and takes the handler
 // out of the doctor's registry unless a newer config put its own there.
 func (h *Handler) Cleanup() error {
-	named.Delete(h.key) // the key is this config load's: nothing newer shares it
-	if h.sessions != nil {
-		h.sessions.Close()
+	if h.doc != nil {
+		named.Delete(h.doc.key) // the key is this config load's: nothing newer shares it
 	}
+	h.Gate.close()
 	return nil
 }
 
 const userPrefix = "http.zoom_signature.user."
 
-// authenticate resolves who is asking into a join.Principal, once per
-// request: from the verified session token when session_jwt is set, else
-// from the identity placeholder an earlier auth handler filled. The
-// candidate placeholders of a failed authentication are never consulted.
-// It publishes the user as placeholders for later handlers and the access
-// log, and never reads them back: the values the policy looks at come
-// from the Principal.
-func (h *Handler) authenticate(r *http.Request, repl *caddy.Replacer) (join.Principal, *problem.Error) {
+// principal resolves who is asking, once per request: from the verified
+// session token when session_jwt is set, else from the identity
+// placeholder an earlier auth handler filled. The candidate placeholders
+// of a failed authentication are never consulted. anonymous says whether
+// a request without a session token may go on as nobody.
+func (g *Gate) principal(r *http.Request, repl *caddy.Replacer, anonymous bool) (join.Principal, *problem.Error) {
 	var p join.Principal
-	if h.sessions != nil {
-		s, err := h.sessions.Verify(r)
+	if g.sessions != nil {
+		s, err := g.sessions.Verify(r)
 		switch {
-		case err != nil && !(err.Code() == session.CodeMissing && h.AllowAnonymous):
+		case err != nil && !(err.Code() == session.CodeMissing && anonymous):
 			return p, err
 		case s != nil:
 			p.ID, p.Claims = s.User, s.Claims
 		}
-	} else if h.identityKey != "" {
+	} else if g.identityKey != "" {
 		// One placeholder, looked up directly: ReplaceAll would parse the
 		// template on every request.
-		v, _ := repl.Get(h.identityKey)
+		v, _ := repl.Get(g.identityKey)
 		p.ID = caddy.ToString(v)
 	} else {
-		p.ID = repl.ReplaceAll(h.Identity, "")
+		p.ID = repl.ReplaceAll(g.Identity, "")
 	}
-	if err := h.join.Policy.Admit(p); err != nil {
-		return join.Principal{}, err
-	}
+	return p, nil
+}
+
+// publishUser sets the user's placeholders for later handlers and the
+// access log, which are never read back: the values the policy looks at
+// come from the Principal.
+func (g *Gate) publishUser(repl *caddy.Replacer, p join.Principal) {
 	publish(repl, p)
-	if h.sessions != nil && p.ID != "" {
+	if g.sessions != nil && p.ID != "" {
 		// The user the session named is the request's user, as an auth
 		// handler's would be: the access log's user_id reads this.
 		repl.Set("http.auth.user.id", p.ID)
 	}
+}
+
+// authenticate is who is asking, admitted by the policy and with what the
+// policy and the credential steps read of them derived.
+func (h *Handler) authenticate(r *http.Request, repl *caddy.Replacer) (join.Principal, *problem.Error) {
+	p, err := h.principal(r, repl, h.AllowAnonymous)
+	if err != nil {
+		return p, err
+	}
+	if err := h.join.Policy.Admit(p); err != nil {
+		return join.Principal{}, err
+	}
+	h.publishUser(repl, p)
 	return h.derive(repl, p), nil
 }
 

@@ -19,11 +19,8 @@ import (
 
 // ServeHTTP signs in inject mode and answers in endpoint mode.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	switch h.mode {
-	case endpoint:
+	if h.mode == endpoint {
 		return h.serveEndpoint(w, r)
-	case connectMode:
-		return h.serveConnect(w, r)
 	}
 	return h.serveInject(w, r, next)
 }
@@ -123,9 +120,9 @@ func (h *Handler) sign(r *http.Request, p join.Principal, ask join.Ask) (join.Re
 	if err == nil {
 		h.warn(p, res.Credentials.Warnings)
 	}
-	if h.doctored != nil && h.doctored.Load() && (err == nil || slices.Contains(doctorExplains, err.Code())) {
+	if h.doc != nil && h.doc.doctored.Load() && (err == nil || slices.Contains(doctorExplains, err.Code())) {
 		// The user's own join, for the doctor route (ownJoin).
-		h.asked.note(p.ID, ask.Meeting, h.now())
+		h.doc.asked.note(p.ID, ask.Meeting, h.now())
 	}
 	return res, err
 }
@@ -171,17 +168,9 @@ func (h *Handler) readAsk(hdr http.Header, body []byte, doc *joinconfig.Doc) (jo
 // key, the fill rules and the url_fields.
 func (h *Handler) edits(edits []joinconfig.Edit, r *http.Request, repl *caddy.Replacer, p join.Principal, ask join.Ask, res join.Result, doc *joinconfig.Doc) []joinconfig.Edit {
 	edits = append(edits, joinconfig.String(h.SignatureField, res.Token))
-	if res.Credentials.ZAK != "" {
-		edits = append(edits, joinconfig.String(h.zakField, res.Credentials.ZAK))
-	}
-	if c := res.Credentials; c.OBF != "" {
-		edits = append(edits, joinconfig.String(h.OBF.Field, c.OBF))
-	}
-	if c := res.Credentials; c.SetPasscode {
-		edits = append(edits, joinconfig.String(h.PasscodeField, c.Passcode))
-	}
-	if c := res.Credentials; c.RegistrantToken != "" {
-		edits = append(edits, joinconfig.String(h.Registrant.TokenField, c.RegistrantToken), joinconfig.String(h.Registrant.EmailField, c.Email))
+	for _, v := range res.Credentials.Values {
+		// Provision's join.CheckWrites saw that every name has a path.
+		edits = append(edits, joinconfig.String(h.credentialAt[v.Name], v.Text))
 	}
 	edits = append(edits, ask.Fixes...)
 	if res.Grant.Downgraded {
@@ -195,7 +184,7 @@ func (h *Handler) edits(edits []joinconfig.Edit, r *http.Request, repl *caddy.Re
 			edits = append(edits, joinconfig.String(fill.Path, v))
 		}
 	}
-	return append(edits, h.urlEdits(r, doc)...)
+	return append(edits, h.urlEdits(r, doc, h.URLFields)...)
 }
 
 // writeSigned fixes the headers for the new body and sends it. The
@@ -227,51 +216,6 @@ func writeSigned(rec *recorder, buf *bytes.Buffer, signed *joinconfig.Spliced) {
 // for each edit and each stretch between them) becomes cheaper than
 // copying it once: net/http copies writes below its 4 KiB buffer anyway.
 const writeSpansAbove = 8 << 10
-
-// setNoStore marks a response as personal and fresh: no cache may keep it,
-// and it varies with the credentials. The values share one backing array,
-// cut with full slice expressions so that an append by a later handler
-// cannot reach the next value; they are never shared across requests,
-// since Caddy's header handler rewrites values in place.
-// contentLength, when given, is set too, from the same backing array.
-func setNoStore(hdr http.Header, contentType string, contentLength ...string) {
-	vals := make([]string, 5)
-	vals[0], vals[1], vals[2], vals[3] = "no-store, private", "Cookie", "Authorization", contentType
-	hdr["Cache-Control"] = vals[0:1:1]
-	if contentType != "" {
-		hdr["Content-Type"] = vals[3:4:4]
-	}
-	if len(contentLength) == 1 {
-		vals[4] = contentLength[0]
-		hdr["Content-Length"] = vals[4:5:5]
-	}
-	if len(hdr["Vary"]) == 0 {
-		hdr["Vary"] = vals[1:3:3]
-		return
-	}
-	addVary(hdr, "Cookie", "Authorization")
-}
-
-// addVary adds names to Vary unless they are there already.
-func addVary(hdr http.Header, names ...string) {
-	have := hdr["Vary"]
-	for _, n := range names {
-		if !varies(have, n) {
-			hdr.Add("Vary", n)
-		}
-	}
-}
-
-func varies(values []string, name string) bool {
-	for _, v := range values {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, name) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 

@@ -65,22 +65,22 @@ func registerMetrics(ctx caddy.Context) error {
 	return nil
 }
 
-func (h *Handler) metricRefusal(status int, code string) {
-	metricRefusals.WithLabelValues(h.Name, code).Inc()
+func (h *responder) metricRefusal(status int, code string) {
+	metricRefusals.WithLabelValues(h.name, code).Inc()
 	if status == http.StatusBadGateway {
-		metricUnsignable.WithLabelValues(h.Name, code).Inc()
+		metricUnsignable.WithLabelValues(h.name, code).Inc()
 	}
 }
 
 // signed records a minted signature in the placeholders and the metrics.
-func (h *Handler) signed(repl *caddy.Replacer, p join.Principal, a join.Ask, res join.Result) {
+func (h *responder) signed(repl *caddy.Replacer, p join.Principal, a join.Ask, res join.Result) {
 	role := res.Grant.Role & 1
 	repl.Set(phResult, resultSigned)
 	repl.Set(phRole, roleText[role])
 	repl.Set(phMeetingNumber, a.Meeting)
 	h.minted[role].Inc()
 	if ce := h.logger.Check(zapcore.DebugLevel, "signed"); ce != nil {
-		ce.Write(zap.String("sdk", h.SDK), zap.Int("role", role), zap.String("meeting", a.Meeting), zap.String("user", p.ID))
+		ce.Write(zap.String("sdk", h.format), zap.Int("role", role), zap.String("meeting", a.Meeting), zap.String("user", p.ID))
 	}
 }
 
@@ -107,10 +107,10 @@ func metricZoomAPI(kind string, err error) {
 var roleText = [2]any{"0", "1"}
 
 // passed records a response that was not a join config to sign.
-func (h *Handler) passed(repl *caddy.Replacer, reason string) {
+func (h *responder) passed(repl *caddy.Replacer, reason string) {
 	repl.Set(phResult, resultPassed)
 	repl.Set(phCode, reason)
-	metricPassThrough.WithLabelValues(h.Name, reason).Inc()
+	metricPassThrough.WithLabelValues(h.name, reason).Inc()
 	if reason == passNotJSON {
 		h.logger.Warn("a 2xx response on a join-config route is not JSON, so it was passed through unsigned; check the route's matcher or the backend's Content-Type")
 	}
@@ -123,7 +123,7 @@ type timer struct {
 	elapsed time.Duration
 }
 
-func (h *Handler) startTimer() timer { return timer{obs: h.duration, start: time.Now()} }
+func (h *responder) startTimer() timer { return timer{obs: h.duration, start: time.Now()} }
 
 func (t *timer) pause()  { t.elapsed += time.Since(t.start) }
 func (t *timer) resume() { t.start = time.Now() }

@@ -19,14 +19,13 @@ func TestProvisionErrors(t *testing.T) {
 		h    Handler
 		want string
 	}{
-		{"empty secret", Handler{SDKKey: "k", SDKSecret: "{env.ZS_UNSET}"}, `sdk_secret "{env.ZS_UNSET}" resolved to an empty value`},
-		{"empty key", Handler{SDKKey: "{env.ZS_UNSET}", SDKSecret: "{env.ZS_SET}"}, `sdk_key "{env.ZS_UNSET}" resolved to an empty value`},
-		{"missing secret file", Handler{SDKKey: "k", SDKSecret: "{file./nonexistent/zoom_secret}"}, "resolved to an empty value"},
+		{"empty secret", Handler{SDKApp: SDKApp{SDKKey: "k", SDKSecret: "{env.ZS_UNSET}"}}, `sdk_secret "{env.ZS_UNSET}" resolved to an empty value`},
+		{"empty key", Handler{SDKApp: SDKApp{SDKKey: "{env.ZS_UNSET}", SDKSecret: "{env.ZS_SET}"}}, `sdk_key "{env.ZS_UNSET}" resolved to an empty value`},
+		{"missing secret file", Handler{SDKApp: SDKApp{SDKKey: "k", SDKSecret: "{file./nonexistent/zoom_secret}"}}, "resolved to an empty value"},
 		// What the Caddyfile makes of {file.zoom_sdk_secret}.
-		{"file shorthand", Handler{SDKKey: "k", SDKSecret: "{http.request.uri.path.file.zoom_sdk_secret}"}, "{file.zoom_sdk_secret} is the shorthand for the requested path's file name, not the file zoom_sdk_secret; write the file's path with a slash, such as {file../zoom_sdk_secret}"},
-		{"empty session secret", Handler{SDKKey: "k", SDKSecret: "{env.ZS_SET}", SessionJWT: &SessionJWT{HMACSecret: "{env.ZS_UNSET}"}}, "hmac_secret"},
-		{"bad public key file", Handler{SDKKey: "k", SDKSecret: "{env.ZS_SET}", SessionJWT: &SessionJWT{PublicKey: "/nonexistent.pem", Algorithms: []string{"RS256"}}}, "public_key"},
-		{"empty zak credentials", Handler{SDKKey: "k", SDKSecret: "{env.ZS_SET}", Zak: &ZAKConfig{AccountID: "{env.ZS_UNSET}", ClientID: "c", ClientSecret: "{env.ZS_SET}"}}, "zak needs account_id"},
+		{"file shorthand", Handler{SDKApp: SDKApp{SDKKey: "k", SDKSecret: "{http.request.uri.path.file.zoom_sdk_secret}"}}, "{file.zoom_sdk_secret} is the shorthand for the requested path's file name, not the file zoom_sdk_secret; write the file's path with a slash, such as {file../zoom_sdk_secret}"},
+		{"empty session secret", Handler{SDKApp: SDKApp{SDKKey: "k", SDKSecret: "{env.ZS_SET}"}, Gate: Gate{SessionJWT: &SessionJWT{HMACSecret: "{env.ZS_UNSET}"}}}, "hmac_secret"},
+		{"bad public key file", Handler{SDKApp: SDKApp{SDKKey: "k", SDKSecret: "{env.ZS_SET}"}, Gate: Gate{SessionJWT: &SessionJWT{PublicKey: "/nonexistent.pem", Algorithms: []string{"RS256"}}}}, "public_key"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
@@ -75,9 +74,20 @@ func TestServiceURLs(t *testing.T) {
 	t.Setenv("ZS_API", "http://api.zoom.us/v2")
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	t.Setenv("ZS_TEST_SECRET", testSecret)
-	h := Handler{SDKKey: "k", SDKSecret: "{env.ZS_TEST_SECRET}", Zak: &ZAKConfig{AccountID: "a", ClientID: "b", ClientSecret: "c", APIURL: "{env.ZS_API}"}}
-	if err := h.Provision(ctx); err == nil || !strings.Contains(err.Error(), "uses plain http") {
+	a := App{ZoomAPI: &ZoomAPIConfig{AccountID: "a", ClientID: "b", ClientSecret: "c", APIURL: "{env.ZS_API}"}}
+	if err := a.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.zoomClient(); err == nil || !strings.Contains(err.Error(), "uses plain http") {
 		t.Fatalf("resolved api_url: %v", err)
+	}
+	// Credentials that resolve to nothing are named, never echoed.
+	t.Setenv("ZS_SET", "a-value-that-must-not-leak")
+	a = App{ZoomAPI: &ZoomAPIConfig{AccountID: "{env.ZS_UNSET}", ClientID: "c", ClientSecret: "{env.ZS_SET}"}}
+	if err := a.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.zoomClient(); err == nil || !strings.Contains(err.Error(), "zoom_api: ") || strings.Contains(err.Error(), "must-not-leak") {
+		t.Fatalf("empty zoom_api credentials: %v", err)
 	}
 }

@@ -19,20 +19,34 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi/zoomtest"
 )
 
-// obfApp is the obf block every OBF route of the tests shares, pointed at
-// the fake ({ZOOM}); the callback is this Caddy's ({PORT}).
-const obfApp = `obf {
-				{WHEN}
-				client_id {env.ZS_OAUTH_CLIENT}
-				client_secret {env.ZS_OAUTH_SECRET}
-				redirect_uri http://127.0.0.1:{PORT}/zoom/connect/callback
-				authorize_url {ZOOM}/oauth/authorize
-				oauth_url {ZOOM}/oauth/token
-				api_url {ZOOM}/v2
-				done_url /joined
-				timeout 2s
-			}
-			seal_keys {env.ZS_GRANT_KEY} {env.ZS_OLD_GRANT_KEY}`
+// oauthApp is the zoom app's user OAuth app and seal keys, which every
+// OBF test shares, pointed at the fake ({ZOOM}); the callback is this
+// Caddy's ({PORT}).
+const oauthApp = `oauth {
+			client_id {env.ZS_OAUTH_CLIENT}
+			client_secret {env.ZS_OAUTH_SECRET}
+			redirect_uri http://127.0.0.1:{PORT}/zoom/connect/callback
+			authorize_url {ZOOM}/oauth/authorize
+			oauth_url {ZOOM}/oauth/token
+			api_url {ZOOM}/v2
+			timeout 2s
+		}
+		seal_keys {env.ZS_GRANT_KEY} {env.ZS_OLD_GRANT_KEY}`
+
+// obfApp is the zoom app of the OBF tests: zoom_api and the user OAuth
+// app, at the fake ({ZOOM}).
+const obfApp = `zoom {
+		` + zoomAPIBlock + `
+		` + oauthApp + `
+	}`
+
+// obfStep is a handler's obf block, with when (or none).
+func obfStep(when string) string {
+	if when == "" {
+		return "obf"
+	}
+	return "obf {\n\t\t\t\t" + when + "\n\t\t\t}"
+}
 
 var obfSite = `
 	@site path /api/* /zoom/*
@@ -42,9 +56,8 @@ var obfSite = `
 		host {HASH}
 	}
 	handle /zoom/connect/* {
-		zoom_signature {
-			mode connect
-			` + obfApp + `
+		zoom_connect {
+			done_url /joined
 		}
 	}
 	handle /api/join-config {
@@ -52,11 +65,10 @@ var obfSite = `
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
 			host_when {http.auth.user.id} host
-			` + zoomAPIBlock + `
 			zak {
 				user {http.auth.user.id}
 			}
-			` + obfApp + `
+			` + obfStep("") + `
 		}
 		reverse_proxy {BACKEND}
 	}
@@ -64,7 +76,7 @@ var obfSite = `
 		zoom_signature {
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
-			` + strings.Replace(obfApp, "{WHEN}", "when always", 1) + `
+			` + obfStep("when always") + `
 		}
 		reverse_proxy {BACKEND}
 	}
@@ -74,8 +86,7 @@ var obfSite = `
 			sdk_key ` + testKey + `
 			sdk_secret {env.ZS_TEST_SECRET}
 			meetings any
-			` + zoomAPIBlock + `
-			` + obfApp + `
+			` + obfStep("") + `
 		}
 	}
 `
@@ -119,8 +130,8 @@ func startOBF(t *testing.T) obfEnv {
 	dir := t.TempDir()
 	b := helpersBackend(t)
 	// One site block: its {PORT} is the redirect_uri's.
-	site := strings.NewReplacer("{ZOOM}", z.URL, "{WHEN}", "").Replace(obfSite)
-	c := startCaddyWith(t, "storage file_system "+dir, site, "", b.URL)
+	global := "storage file_system " + dir + "\n\t" + strings.ReplaceAll(obfApp, "{ZOOM}", z.URL)
+	c := startCaddyWith(t, global, obfSite, "", b.URL)
 	return obfEnv{c: c, z: z, dir: dir}
 }
 

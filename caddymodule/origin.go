@@ -16,12 +16,12 @@ import (
 // tunnel or a proxy that is not what Caddy sees: public_origin wins, and
 // otherwise the forwarded headers are read, but only when Caddy trusts the
 // peer (trusted_proxies), so a client cannot choose its own origin.
-func (h *Handler) publicOrigin(r *http.Request) string {
+func (g *Gate) publicOrigin(r *http.Request) string {
 	inferred := inferOrigin(r)
-	if len(h.PublicOrigin) == 0 {
+	if len(g.PublicOrigin) == 0 {
 		return inferred
 	}
-	for _, p := range h.PublicOrigin {
+	for _, p := range g.PublicOrigin {
 		if originMatches(p, inferred) {
 			return inferred
 		}
@@ -34,13 +34,13 @@ func (h *Handler) publicOrigin(r *http.Request) string {
 	// gives the scheme; it allows no origin that the entry did not already
 	// allow (originAllowed).
 	if _, hostport, ok := strings.Cut(inferred, "://"); ok {
-		for _, p := range h.PublicOrigin {
+		for _, p := range g.PublicOrigin {
 			if scheme, _, ok := strings.Cut(p, "://"); ok && originMatches(p, scheme+"://"+hostport) {
 				return scheme + "://" + hostport
 			}
 		}
 	}
-	for _, p := range h.PublicOrigin {
+	for _, p := range g.PublicOrigin {
 		if !strings.Contains(p, "*") {
 			return p // an explicit origin wins over what the headers say
 		}
@@ -110,33 +110,33 @@ func validOrigin(o string) bool {
 
 // originAllowed reports whether a browser origin may call the endpoint:
 // listed in cors_origins or public_origin, or the public origin itself.
-func (h *Handler) originAllowed(r *http.Request, origin string) (allowed, same bool) {
-	for _, p := range h.CORSOrigins {
+func (g *Gate) originAllowed(r *http.Request, origin string, cors []string) (allowed, same bool) {
+	for _, p := range cors {
 		if originMatches(p, origin) {
 			return true, false
 		}
 	}
-	for _, p := range h.PublicOrigin {
+	for _, p := range g.PublicOrigin {
 		if originMatches(p, origin) {
 			return true, false
 		}
 	}
-	return false, origin == h.publicOrigin(r)
+	return false, origin == g.publicOrigin(r)
 }
 
 // urlEdits rewrites the url_fields of the join config (leaveUrl and the
 // like) to absolute URLs on the public origin, keeping path, query and
 // fragment, so that rotating tunnel hosts need no backend change.
-func (h *Handler) urlEdits(r *http.Request, doc *joinconfig.Doc) []joinconfig.Edit {
-	if len(h.URLFields) == 0 {
+func (g *Gate) urlEdits(r *http.Request, doc *joinconfig.Doc, fields []string) []joinconfig.Edit {
+	if len(fields) == 0 {
 		return nil
 	}
-	origin := h.publicOrigin(r)
+	origin := g.publicOrigin(r)
 	if origin == "" {
 		return nil
 	}
 	var edits []joinconfig.Edit
-	for _, f := range h.URLFields {
+	for _, f := range fields {
 		v := doc.Get(f)
 		if v.Kind != joinconfig.KindString {
 			continue

@@ -1,12 +1,16 @@
 package caddymodule
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -151,11 +155,38 @@ func status(err *problem.Error) int {
 	return http.StatusInternalServerError
 }
 
+// responder writes a handler's refusals, log lines and metrics: the
+// signing handler's, the connect routes' and the doctor's, alike.
+type responder struct {
+	name, format string
+	logger       *zap.Logger
+	sampled      *sampler
+	// key finds the handler's doctor route, for the Link of refusals it
+	// explains; connectURL is where a user connects, for those a connect
+	// cures ("" for none).
+	key        handlerKey
+	connectURL string
+	minted     [2]prometheus.Counter
+	duration   prometheus.Observer
+}
+
+// newResponder is the responder of a handler named name, signing for sdk
+// ("" for none) in mode.
+func newResponder(ctx caddy.Context, name, sdk, mode string) (*responder, error) {
+	if err := registerMetrics(ctx); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	r := &responder{name: name, format: sdk, logger: ctx.Logger(), sampled: newSampler(time.Now)}
+	r.minted = [2]prometheus.Counter{metricSignatures.WithLabelValues(name, sdk, "0"), metricSignatures.WithLabelValues(name, sdk, "1")}
+	r.duration = metricDuration.WithLabelValues(name, mode)
+	return r, nil
+}
+
 // writeRefusal answers with Zoom's sample error shape plus a code,
 // {"errors":[{"code","property","reason"}]}, and logs the refusal once. No
 // reason ever contains a secret, a token, a signature or text from Zoom, so
 // the body and the log line are safe to keep.
-func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, p join.Principal, err *problem.Error) error {
+func (h *responder) writeRefusal(w http.ResponseWriter, r *http.Request, p join.Principal, err *problem.Error) error {
 	code, st := err.Code(), status(err)
 	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
 		repl.Set(phResult, resultRefused)
@@ -171,7 +202,7 @@ func (h *Handler) writeRefusal(w http.ResponseWriter, r *http.Request, p join.Pr
 	if st == http.StatusUnauthorized {
 		hdr.Set("Www-Authenticate", `Bearer realm="zoom_signature"`)
 	}
-	if link := h.connectLink(code); link != "" {
+	if link := connectLink(h.connectURL, code); link != "" {
 		hdr.Set("Link", link)
 	}
 	if link := doctorLink(h.key, code); link != "" {
@@ -283,7 +314,7 @@ func requestID(r *http.Request) string {
 }
 
 // warn logs the problems that did not stop a join.
-func (h *Handler) warn(p join.Principal, warnings []*problem.Error) {
+func (h *responder) warn(p join.Principal, warnings []*problem.Error) {
 	for _, w := range warnings {
 		h.logger.Warn("host join signed without a ZAK",
 			zap.String("code", w.Code()), zap.Stringer("fault", w.Fault), zap.String("reason", w.Reason()), zap.String("user", p.ID))
@@ -305,4 +336,64 @@ func errorBody(problems []problem.Problem) []byte {
 		b = append(b, '}')
 	}
 	return append(b, "]}"...)
+}
+
+// The response helpers of every handler of the package: a refusal above,
+// and below the headers of a personal answer and a JSON answer.
+
+// setNoStore marks a response as personal and fresh: no cache may keep it,
+// and it varies with the credentials. The values share one backing array,
+// cut with full slice expressions so that an append by a later handler
+// cannot reach the next value; they are never shared across requests,
+// since Caddy's header handler rewrites values in place.
+// contentLength, when given, is set too, from the same backing array.
+func setNoStore(hdr http.Header, contentType string, contentLength ...string) {
+	vals := make([]string, 5)
+	vals[0], vals[1], vals[2], vals[3] = "no-store, private", "Cookie", "Authorization", contentType
+	hdr["Cache-Control"] = vals[0:1:1]
+	if contentType != "" {
+		hdr["Content-Type"] = vals[3:4:4]
+	}
+	if len(contentLength) == 1 {
+		vals[4] = contentLength[0]
+		hdr["Content-Length"] = vals[4:5:5]
+	}
+	if len(hdr["Vary"]) == 0 {
+		hdr["Vary"] = vals[1:3:3]
+		return
+	}
+	addVary(hdr, "Cookie", "Authorization")
+}
+
+// addVary adds names to Vary unless they are there already.
+func addVary(hdr http.Header, names ...string) {
+	have := hdr["Vary"]
+	for _, n := range names {
+		if !varies(have, n) {
+			hdr.Add("Vary", n)
+		}
+	}
+}
+
+func varies(values []string, name string) bool {
+	for _, v := range values {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// writeJSON answers 200 with v, personal and fresh.
+func writeJSON(w http.ResponseWriter, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	setNoStore(w.Header(), "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(b)
+	return err
 }

@@ -207,7 +207,7 @@ func TestReliabilityDeepNesting(t *testing.T) {
 func TestReliabilityZoomTextStaysOut(t *testing.T) {
 	z := newZoomFake(t)
 	z.Echo(true)
-	c := startCaddy(t, `
+	c := startCaddyWith(t, strings.ReplaceAll(zakApp, "{ZOOM}", z.URL), `
 	basic_auth /z/* {
 		nobody {HASH}
 	}
@@ -215,11 +215,11 @@ func TestReliabilityZoomTextStaysOut(t *testing.T) {
 		sdk_key `+testKey+`
 		sdk_secret {env.ZS_TEST_SECRET}
 		host_when any
-		`+strings.ReplaceAll(zakBlock, "{ZOOM}", z.URL)+`
+		`+zakBlock+`
 		require_zak_for_host
 	}
 	reverse_proxy {BACKEND}
-`, newBackend(t).URL)
+`, "", newBackend(t).URL)
 	r := c.do("GET", "/z/host", "nobody", "")
 	if r.status != http.StatusForbidden || r.errorCode(t) != "zak_user_not_found" {
 		t.Fatalf("%d %s", r.status, r.body)
@@ -510,14 +510,21 @@ func TestReliabilityZoomRateLimits(t *testing.T) {
 		sdk_key ` + testKey + `
 		sdk_secret {env.ZS_TEST_SECRET}
 		host_when any
-		` + strings.ReplaceAll(zakBlock, "{ZOOM}", z.URL) + `
+		` + zakBlock + `
 		require_zak_for_host
 	}
 	reverse_proxy {BACKEND}
 `
+	// A reload with the same zoom_api keeps its client, and with it the
+	// hold on "host"; each case's config writes its own zoom_api (another
+	// timeout), whose client starts from nothing.
+	app := func(i int) string {
+		timeout := fmt.Sprintf("\n\t\t\ttimeout %ds\n\t\t}", 10+i)
+		return strings.ReplaceAll(strings.Replace(zakApp, "\n\t\t}", timeout, 1), "{ZOOM}", z.URL)
+	}
 	backend := newBackend(t).URL
-	c := startCaddy(t, site, backend)
-	for _, tc := range []struct {
+	c := startCaddyWith(t, app(0), site, "", backend)
+	for i, tc := range []struct {
 		name string
 		h    http.Header
 		want []string // what the reason may say: the wait, give or take the clock
@@ -546,9 +553,10 @@ func TestReliabilityZoomRateLimits(t *testing.T) {
 				t.Fatalf("held: %d, %d more calls to Zoom", r.status, z.ZAKCalls(user)-calls)
 			}
 		})
-		// Each case holds "host" for hours; a new config starts with an
-		// empty cache, so the next case starts from nothing.
-		c = startCaddy(t, site, backend)
+		// Each case holds "host" for hours; a config with another
+		// zoom_api starts with an empty cache, so the next case starts
+		// from nothing.
+		c = startCaddyWith(t, app(i+1), site, "", backend)
 	}
 }
 
@@ -609,10 +617,12 @@ func (c *instance) stillSignsAs(t *testing.T, path string, hdr []string) {
 func TestReliabilityBadConfigRefusedAtLoad(t *testing.T) {
 	c, _ := startInject(t)
 	bad := `{
-	"apps": {"http": {"servers": {"x": {"listen": ["127.0.0.1:0"], "routes": [{"handle": [{
-		"handler": "zoom_signature", "sdk_key": "k", "sdk_secret": "s",
-		"zak": {"account_id": "a", "client_id": "b", "client_secret": "c", "oauth_url": "::bad"}
-	}]}]}}}}
+	"apps": {
+		"zoom": {"zoom_api": {"account_id": "a", "client_id": "b", "client_secret": "c", "oauth_url": "::bad"}},
+		"http": {"servers": {"x": {"listen": ["127.0.0.1:0"], "routes": [{"handle": [{
+			"handler": "zoom_signature", "sdk_key": "k", "sdk_secret": "s", "zak": {}
+		}]}]}}}
+	}
 }`
 	resp, err := http.Post(c.admin+"/load", "application/json", strings.NewReader(bad))
 	if err != nil {

@@ -2,13 +2,10 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -61,49 +58,32 @@ const (
 // 10m, a user keeps at most 600 lookup records.
 const LookupsPerMinute = 60
 
-// checkStateConfig checks the state block: one check per rule, the same
-// for JSON and the Caddyfile.
-func (h *Handler) checkStateConfig() error {
-	s := h.State
+// checkState checks the state block: one check per rule, the same for
+// JSON and the Caddyfile.
+func (a *App) checkState() error {
+	s := a.State
 	if s == nil {
 		return nil
 	}
 	if s.Lookups != "" && s.Lookups != lookupsStorage && s.Lookups != lookupsMemory {
-		return fmt.Errorf("state lookups %q is not known; use storage (shared by the instances on Caddy's storage) or memory (each instance's own)", s.Lookups)
+		return errorAt("state lookups", fmt.Sprintf("state lookups %q is not known; use storage (shared by the instances on Caddy's storage) or memory (each instance's own)", s.Lookups))
 	}
-	if (s.Lookups != "" || s.LookupsPerMinute != 0) && h.zoomApp() == nil {
-		return errors.New("state lookups and lookups_per_minute are about meeting lookups, which need zoom_api; remove them or add zoom_api")
+	if (s.Lookups != "" || s.LookupsPerMinute != 0) && a.ZoomAPI == nil {
+		return errorAt("state lookups", "state lookups and lookups_per_minute are about meeting lookups, which need zoom_api; remove them or add zoom_api")
 	}
-	if s.Lookups == lookupsStorage && len(h.SealKeys) == 0 {
-		return errors.New("state lookups storage needs seal_keys, which seal what is written to Caddy's storage, e.g. seal_keys {env.ZOOM_GRANT_KEY}")
+	if s.Lookups == lookupsStorage && len(a.SealKeys) == 0 {
+		return errorAt("state lookups", "state lookups storage needs seal_keys, which seal what is written to Caddy's storage, e.g. seal_keys {env.ZOOM_GRANT_KEY}")
 	}
 	if s.LockTimeout != 0 && (time.Duration(s.LockTimeout) < time.Second || time.Duration(s.LockTimeout) > 5*time.Minute) {
-		return fmt.Errorf("state lock_timeout %s is out of range; choose between 1s and 5m (15s is the default)", time.Duration(s.LockTimeout))
+		return errorAt("state lock_timeout", fmt.Sprintf("state lock_timeout %s is out of range; choose between 1s and 5m (15s is the default)", time.Duration(s.LockTimeout)))
 	}
-	if s.LockTimeout != 0 && len(h.SealKeys) == 0 {
-		return errors.New("state lock_timeout bounds waits on Caddy's storage, which the module uses only with seal_keys; remove it or set seal_keys")
+	if s.LockTimeout != 0 && len(a.SealKeys) == 0 {
+		return errorAt("state lock_timeout", "state lock_timeout bounds waits on Caddy's storage, which the module uses only with seal_keys; remove it or set seal_keys")
 	}
 	if s.LookupsPerMinute < 0 || s.LookupsPerMinute > 6000 {
-		return fmt.Errorf("state lookups_per_minute %d is out of range; choose between 1 and 6000 (60 is the default)", s.LookupsPerMinute)
+		return errorAt("state lookups_per_minute", fmt.Sprintf("state lookups_per_minute %d is out of range; choose between 1 and 6000 (60 is the default)", s.LookupsPerMinute))
 	}
 	return nil
-}
-
-// provisionState resolves the state block's defaults.
-func (h *Handler) provisionState() {
-	s := h.State
-	if s == nil {
-		s = &StateConfig{}
-	}
-	h.lookupsShared = s.Lookups == lookupsStorage || (s.Lookups == "" && len(h.SealKeys) > 0)
-	h.lockWait = state.DefaultWait
-	if s.LockTimeout > 0 {
-		h.lockWait = time.Duration(s.LockTimeout)
-	}
-	h.lookupsPerMinute = LookupsPerMinute
-	if s.LookupsPerMinute > 0 {
-		h.lookupsPerMinute = s.LookupsPerMinute
-	}
 }
 
 // stateCache is where the Zoom client keeps meeting lookups, registrant
@@ -113,11 +93,11 @@ func (h *Handler) provisionState() {
 // process's memory. ZAKs, like the JWKS and the Server-to-Server token,
 // stay in each instance's memory either way: they are cheap to fetch, and
 // a host's start token is best not written down.
-func (h *Handler) stateCache(ctx caddy.Context) (state.Cache, error) {
-	if !h.lookupsShared {
+func (a *App) stateCacheLocked() (state.Cache, error) {
+	if !a.lookupsShared {
 		return state.NewMemory(nil, 0), nil
 	}
-	rec, err := h.records(ctx)
+	rec, err := a.recordsLocked()
 	if err != nil {
 		return nil, err
 	}
@@ -133,24 +113,25 @@ const (
 	limitsFolder = "limits" // each instance's share of the cluster's limits
 )
 
-// records is the one seam to Caddy's storage of this config, built once
-// per Provision: every record expires (swept by the age of its folder, by
+// recordsLocked is the one seam to Caddy's storage of this config, built
+// once (a.mu is held): every record expires (swept by the age of its folder, by
 // an instance at most every state.SweepEvery), and every lock wait and
 // storage call is bounded by state lock_timeout.
-func (h *Handler) records(ctx caddy.Context) (*state.Records, error) {
-	if h.rec != nil {
-		return h.rec, nil
+func (a *App) recordsLocked() (*state.Records, error) {
+	if a.rec != nil {
+		return a.rec, nil
 	}
-	sealer, err := h.sealer()
+	sealer, err := a.sealerLocked()
 	if err != nil {
 		return nil, err
 	}
+	ctx := a.ctx
 	store := ctx.Storage()
 	lookupTTL := zoomapi.DefaultMeetingTTL
-	if app := h.zoomApp(); app != nil && app.LookupTTL > 0 {
-		lookupTTL = time.Duration(app.LookupTTL)
+	if z := a.ZoomAPI; z != nil && z.LookupTTL > 0 {
+		lookupTTL = time.Duration(z.LookupTTL)
 	}
-	h.rec = state.NewRecords(store, sealer, state.RecordsConfig{
+	a.rec = state.NewRecords(store, sealer, state.RecordsConfig{
 		Prefix: "zoom_signature",
 		MaxAge: map[string]time.Duration{
 			// A lookup lives lookup_ttl (a hold on it, Zoom's Retry-After,
@@ -173,10 +154,10 @@ func (h *Handler) records(ctx caddy.Context) (*state.Records, error) {
 			info, err := store.Stat(ctx, key)
 			return info.Modified, err
 		},
-		Wait:   h.lockWait,
-		Logger: h.logger,
+		Wait:   a.lockWait,
+		Logger: a.logger,
 	})
-	rec := h.rec
+	rec := a.rec
 	go func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
@@ -187,22 +168,22 @@ func (h *Handler) records(ctx caddy.Context) (*state.Records, error) {
 			case <-t.C:
 				if rec.SweepDue() {
 					if n := rec.Sweep(ctx); n > 0 {
-						h.logger.Info("swept expired records from Caddy's storage", zap.Int("records", n))
+						a.logger.Info("swept expired records from Caddy's storage", zap.Int("records", n))
 					}
 				}
 			}
 		}
 	}()
-	return h.rec, nil
+	return a.rec, nil
 }
 
-// limiter counts per-user limits (OBF tokens per meeting, meeting lookups)
-// across every instance of the storage, one per config.
-func (h *Handler) limiter(ctx caddy.Context) (*state.Limiter, error) {
-	if h.lim != nil {
-		return h.lim, nil
+// limiterLocked counts per-user limits (OBF tokens per meeting, meeting
+// lookups) across every instance of the storage, one per config.
+func (a *App) limiterLocked() (*state.Limiter, error) {
+	if a.lim != nil {
+		return a.lim, nil
 	}
-	rec, err := h.records(ctx)
+	rec, err := a.recordsLocked()
 	if err != nil {
 		return nil, err
 	}
@@ -210,24 +191,24 @@ func (h *Handler) limiter(ctx caddy.Context) (*state.Limiter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("this instance's ID, which names its share of the cluster's limits: %w", err)
 	}
-	h.lim = state.NewLimiter(rec, id.String())
-	return h.lim, nil
+	a.lim = state.NewLimiter(rec, id.String())
+	return a.lim, nil
 }
 
-// sealer is the key ring from seal_keys (base64 of 32 bytes each, the
-// first sealing and all opening), built once per Provision: the Zoom
-// client's cache and the grants share it, and its warnings are logged once.
-func (h *Handler) sealer() (*state.Sealer, error) {
-	if h.seal != nil {
-		return h.seal, nil
+// sealerLocked is the key ring from seal_keys (base64 of 32 bytes each,
+// the first sealing and all opening), built once: the Zoom client's cache
+// and the grants share it, and its warnings are logged once.
+func (a *App) sealerLocked() (*state.Sealer, error) {
+	if a.seal != nil {
+		return a.seal, nil
 	}
 	repl := caddy.NewReplacer()
-	if len(h.SealKeys) == 0 {
+	if len(a.SealKeys) == 0 {
 		return nil, errors.New("seal_keys is not set: what the module keeps in Caddy's storage (grants, lookups, registrant tokens) is sealed with it; set seal_keys {env.ZOOM_GRANT_KEY}")
 	}
-	keys := make([][]byte, 0, len(h.SealKeys))
-	for i, k := range h.SealKeys {
-		warnLiteralSecret(h.logger, "seal_keys", k)
+	keys := make([][]byte, 0, len(a.SealKeys))
+	for i, k := range a.SealKeys {
+		warnLiteralSecret(a.logger, "seal_keys", k)
 		raw := strings.TrimSpace(repl.ReplaceAll(k, ""))
 		if raw == "" && i > 0 {
 			continue // an unset rotation slot, such as {env.ZOOM_GRANT_KEY_OLD}
@@ -241,14 +222,9 @@ func (h *Handler) sealer() (*state.Sealer, error) {
 		}
 		keys = append(keys, b)
 	}
-	id := sha256.New()
-	for _, k := range keys {
-		id.Write(k)
-	}
-	h.sealID = string(id.Sum(nil))
 	var err error
-	h.seal, err = state.NewSealer(keys...)
-	return h.seal, err
+	a.seal, err = state.NewSealer(keys...)
+	return a.seal, err
 }
 
 // unopenedScan bounds the count, at start, of grant records no key of
@@ -258,28 +234,16 @@ const (
 	unopenedScanMax = 100_000
 )
 
-// unopenedScans: one count per storage and config load, however many
-// handlers (the connect route and the join routes) share them.
-var unopenedScans sync.Map
-
 // reportUnopened counts, off the hot path, the grant records that no key
 // of seal_keys opens, and warns once with the count and the fix; a
 // rotation that dropped the old key too soon otherwise shows only as users
 // who are suddenly not connected.
-func (h *Handler) reportUnopened(ctx caddy.Context, rec *state.Records) {
-	var key any = fmt.Sprintf("%T", ctx.Storage())
-	if v := reflect.ValueOf(ctx.Storage()); v.IsValid() && v.Comparable() {
-		key = ctx.Storage() // the config load's own storage instance
-	}
-	if _, done := unopenedScans.LoadOrStore(key, true); done {
-		return
-	}
+// It runs once per config load: the grant manager is the app's.
+func (a *App) reportUnopened(rec *state.Records) {
 	go func() {
-		sctx, cancel := context.WithTimeout(ctx, unopenedScan)
-		countUnopened(sctx, rec, h.logger)
+		sctx, cancel := context.WithTimeout(a.ctx, unopenedScan)
+		countUnopened(sctx, rec, a.logger)
 		cancel()
-		<-ctx.Done()
-		unopenedScans.Delete(key)
 	}()
 }
 

@@ -23,47 +23,47 @@ import (
 // seal_keys, with defaults that keep what seal_keys alone did, and its
 // ranges are checked for JSON configs as for the Caddyfile.
 func TestStateBlock(t *testing.T) {
-	app := &ZoomAPIConfig{AccountID: "a", ClientID: "c", ClientSecret: "s"}
+	api := &ZoomAPIConfig{AccountID: "a", ClientID: "c", ClientSecret: "s"}
 	keys := []string{"{env.ZS_KEY}"}
 	for _, tc := range []struct {
 		name   string
-		h      Handler
+		a      App
 		shared bool
 		wait   time.Duration
 		per    int
 	}{
-		{"no seal_keys", Handler{ZoomAPI: app}, false, state.DefaultWait, LookupsPerMinute},
-		{"seal_keys", Handler{ZoomAPI: app, SealKeys: keys}, true, state.DefaultWait, LookupsPerMinute},
-		{"memory with seal_keys", Handler{ZoomAPI: app, SealKeys: keys, State: &StateConfig{Lookups: "memory"}}, false, state.DefaultWait, LookupsPerMinute},
-		{"storage", Handler{ZoomAPI: app, SealKeys: keys, State: &StateConfig{Lookups: "storage", LockTimeout: caddy.Duration(30 * time.Second), LookupsPerMinute: 5}}, true, 30 * time.Second, 5},
+		{"no seal_keys", App{ZoomAPI: api}, false, state.DefaultWait, LookupsPerMinute},
+		{"seal_keys", App{ZoomAPI: api, SealKeys: keys}, true, state.DefaultWait, LookupsPerMinute},
+		{"memory with seal_keys", App{ZoomAPI: api, SealKeys: keys, State: &StateConfig{Lookups: "memory"}}, false, state.DefaultWait, LookupsPerMinute},
+		{"storage", App{ZoomAPI: api, SealKeys: keys, State: &StateConfig{Lookups: "storage", LockTimeout: caddy.Duration(30 * time.Second), LookupsPerMinute: 5}}, true, 30 * time.Second, 5},
 	} {
-		h := tc.h
-		h.SDKKey, h.SDKSecret = "k", "s"
-		if err := h.checkConfig(); err != nil {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		a := tc.a
+		if err := a.Provision(ctx); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		h.provisionState()
-		if h.lookupsShared != tc.shared || h.lockWait != tc.wait || h.lookupsPerMinute != tc.per {
-			t.Errorf("%s: shared %v, wait %s, per minute %d", tc.name, h.lookupsShared, h.lockWait, h.lookupsPerMinute)
+		cancel()
+		if a.lookupsShared != tc.shared || a.lockWait != tc.wait || a.lookupsPerMinute != tc.per {
+			t.Errorf("%s: shared %v, wait %s, per minute %d", tc.name, a.lookupsShared, a.lockWait, a.lookupsPerMinute)
 		}
 	}
 	for _, tc := range []struct {
 		name string
 		s    StateConfig
-		h    Handler
+		a    App
 		want string
 	}{
-		{"unknown lookups", StateConfig{Lookups: "redis"}, Handler{ZoomAPI: app}, `state lookups "redis" is not known`},
-		{"storage without keys", StateConfig{Lookups: "storage"}, Handler{ZoomAPI: app}, "needs seal_keys"},
-		{"lookups without zoom_api", StateConfig{Lookups: "memory"}, Handler{}, "need zoom_api"},
-		{"lock_timeout short", StateConfig{LockTimeout: caddy.Duration(time.Millisecond)}, Handler{SealKeys: keys}, "between 1s and 5m"},
-		{"lock_timeout long", StateConfig{LockTimeout: caddy.Duration(time.Hour)}, Handler{SealKeys: keys}, "between 1s and 5m"},
-		{"lock_timeout without keys", StateConfig{LockTimeout: caddy.Duration(time.Second)}, Handler{}, "only with seal_keys"},
-		{"per minute", StateConfig{LookupsPerMinute: 6001}, Handler{ZoomAPI: app}, "between 1 and 6000"},
+		{"unknown lookups", StateConfig{Lookups: "redis"}, App{ZoomAPI: api}, `state lookups "redis" is not known`},
+		{"storage without keys", StateConfig{Lookups: "storage"}, App{ZoomAPI: api}, "needs seal_keys"},
+		{"lookups without zoom_api", StateConfig{Lookups: "memory"}, App{}, "need zoom_api"},
+		{"lock_timeout short", StateConfig{LockTimeout: caddy.Duration(time.Millisecond)}, App{SealKeys: keys}, "between 1s and 5m"},
+		{"lock_timeout long", StateConfig{LockTimeout: caddy.Duration(time.Hour)}, App{SealKeys: keys}, "between 1s and 5m"},
+		{"lock_timeout without keys", StateConfig{LockTimeout: caddy.Duration(time.Second)}, App{}, "only with seal_keys"},
+		{"per minute", StateConfig{LookupsPerMinute: 6001}, App{ZoomAPI: api}, "between 1 and 6000"},
 	} {
-		h := tc.h
-		h.SDKKey, h.SDKSecret, h.State = "k", "s", &tc.s
-		if err := h.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+		a := tc.a
+		a.State = &tc.s
+		if err := a.check(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
@@ -118,13 +118,15 @@ func TestUnopenedAtStart(t *testing.T) {
 func TestJoinHelpersStateMemory(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("ZS_SEAL_KEY", base64Std("0123456789abcdef0123456789abcdef"))
-	global := "storage file_system " + dir
 	z := newZoomFake(t)
 	z.AddMeeting(mtgReg, zoomtest.Meeting{Passcode: "pc-reg-Kd83mQ0p", Approval: 0})
 	b := helpersBackend(t)
-	site := strings.NewReplacer("{ZOOM}", z.URL, "{SEAL}", "seal_keys {env.ZS_SEAL_KEY}\n\t\t\tstate {\n\t\t\t\tlookups memory\n\t\t\t}").Replace(helpersSite)
-	for range 2 {
-		c := startCaddyWith(t, global, site, "", b.URL)
+	global := "storage file_system " + dir + "\n\t" + helpersApp(z.URL, "seal_keys {env.ZS_SEAL_KEY}\n\t\tstate {\n\t\t\tlookups memory\n\t\t}")
+	// Two instances in one process: a reload with the same zoom_api would
+	// keep the first one's client and its lookups, so the second writes
+	// another timeout, as a config of its own.
+	for _, global := range []string{global, strings.Replace(global, "timeout 2s", "timeout 3s", 1)} {
+		c := startCaddyWith(t, global, helpersSite, "", b.URL)
 		if m := c.do("GET", "/api/join-config?meeting="+mtgReg, "alice", "").json(t); m["tk"] == nil {
 			t.Fatalf("no tk: %v", m)
 		}

@@ -158,7 +158,7 @@ func TestTunnelPublicOriginDecision(t *testing.T) {
 				r.Header.Set(c.hdr[i], c.hdr[i+1])
 			}
 			r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.TrustedProxyVarKey: c.trusted}))
-			h := &Handler{PublicOrigin: c.patterns}
+			h := &Handler{Gate: Gate{PublicOrigin: c.patterns}}
 			if got := h.publicOrigin(r); got != c.want {
 				t.Errorf("publicOrigin = %q, want %q", got, c.want)
 			}

@@ -10,15 +10,22 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi/zoomtest"
 )
 
-// zakBlock points a zak block at the zoomtest fake ({ZOOM}), with the
-// credentials startZAK puts in the environment.
-const zakBlock = `zak {
-				account_id {env.ZS_ZOOM_ACCOUNT}
-				client_id {env.ZS_ZOOM_CLIENT}
-				client_secret {env.ZS_ZOOM_SECRET}
-				oauth_url {ZOOM}/oauth/token
-				api_url {ZOOM}/v2
-			}`
+// zakApp is the zoom app of the ZAK tests: its zoom_api at the zoomtest
+// fake ({ZOOM}), with the credentials newZoomFake puts in the
+// environment.
+const zakApp = `zoom {
+		zoom_api {
+			account_id {env.ZS_ZOOM_ACCOUNT}
+			client_id {env.ZS_ZOOM_CLIENT}
+			client_secret {env.ZS_ZOOM_SECRET}
+			oauth_url {ZOOM}/oauth/token
+			api_url {ZOOM}/v2
+		}
+	}`
+
+// zakBlock is a handler's zak block that fetches the signed-in user's
+// ZAK (the default user).
+const zakBlock = `zak`
 
 const zakSite = `
 	@authed {
@@ -36,12 +43,7 @@ const zakSite = `
 			sdk_secret {env.ZS_TEST_SECRET}
 			host_when {http.auth.user.id} host stranger
 			zak {
-				account_id {env.ZS_ZOOM_ACCOUNT}
-				client_id {env.ZS_ZOOM_CLIENT}
-				client_secret {env.ZS_ZOOM_SECRET}
 				user {http.auth.user.id}
-				oauth_url {ZOOM}/oauth/token
-				api_url {ZOOM}/v2
 			}
 			require_zak_for_host
 		}
@@ -79,8 +81,8 @@ const zakSite = `
 `
 
 // newZoomFake starts the fake Zoom with the Zoom user "host", puts its
-// credentials where zakBlock reads them, and has the leak scan watch for
-// its client secret.
+// credentials where zakApp and zoomAPIBlock read them, and has the leak
+// scan watch for its client secret.
 func newZoomFake(t *testing.T) *zoomtest.Server {
 	z := zoomtest.New("host")
 	t.Cleanup(z.Close)
@@ -96,7 +98,7 @@ func newZoomFake(t *testing.T) *zoomtest.Server {
 func startZAK(t *testing.T) (*instance, *zoomtest.Server) {
 	z := newZoomFake(t)
 	b := newBackend(t)
-	return startCaddy(t, strings.ReplaceAll(zakSite, "{ZOOM}", z.URL), b.URL), z
+	return startCaddyWith(t, strings.ReplaceAll(zakApp, "{ZOOM}", z.URL), zakSite, "", b.URL), z
 }
 
 func TestZAKHostJoin(t *testing.T) {

@@ -4,7 +4,8 @@
 //	Principal (who asks, resolved once by the glue)
 //	  × Ask    (what the backend's join config or the client's body asks: Format)
 //	  → Policy (who may have which meeting and role: Grant, or a refusal)
-//	  → CredentialSource (what the join carries besides the signature: ZAK, OBF)
+//	  → the meeting's lookup (once, when a source NeedsMeeting: MeetingInfo)
+//	  → CredentialSource (what the join carries besides the signature: Values)
 //	  → Format.Mint (the signature)
 //	  = Result
 //
@@ -20,7 +21,6 @@ import (
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/joinconfig"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/signature"
-	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 // Principal is who is asking, resolved once per request from the session
@@ -41,7 +41,7 @@ type Principal struct {
 	ZoomUser string
 	// Registrant is who registers for a registration-only meeting: the
 	// user's email and name, from the registrant placeholders.
-	Registrant zoomapi.Registrant
+	Registrant Registrant
 }
 
 // Source says where an Ask came from.
@@ -118,17 +118,8 @@ func (s *Signer) Sign(ctx context.Context, p Principal, a Ask) (Result, *problem
 		return Result{}, err
 	}
 	res := Result{Grant: g}
-	if lookups(s.Sources) > 1 {
-		ctx = context.WithValue(ctx, memoKey{}, &lookupMemo{})
-	}
-	for _, src := range s.Sources {
-		c, err := src.Credentials(ctx, p, a, g)
-		if err != nil {
-			return Result{}, err
-		}
-		if err := res.Credentials.merge(c); err != nil {
-			return Result{}, err
-		}
+	if res.Credentials, err = s.gather(ctx, p, a, g); err != nil {
+		return Result{}, err
 	}
 	if err := s.Policy.Carries(a, g, res.Credentials); err != nil {
 		return Result{}, err
@@ -138,6 +129,40 @@ func (s *Signer) Sign(ctx context.Context, p Principal, a Ask) (Result, *problem
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// gather asks every source, in order, and merges what they give. The
+// meeting is looked up once per join, for the first source that
+// NeedsMeeting, and that answer goes to every other source that needs it:
+// the passcode and registrant step and the OBF step's "is it the
+// account's?" ask one account (the zoom_api app), and with seal_keys each
+// lookup reads and opens a record in the storage. The lookup waits for
+// the first source that needs it, so a source before it (the ZAK step)
+// that refuses the join spends none.
+func (s *Signer) gather(ctx context.Context, p Principal, a Ask, g Grant) (Credentials, *problem.Error) {
+	var c Credentials
+	var info *MeetingInfo
+	for _, src := range s.Sources {
+		var m *MeetingInfo
+		if l := src.NeedsMeeting(p, a, g); l != nil {
+			if info == nil {
+				v, err := l.Meeting(ForUser(ctx, p.ID), a.Meeting)
+				if err != nil {
+					return Credentials{}, err
+				}
+				info = &v
+			}
+			m = info
+		}
+		n, err := src.Credentials(ctx, p, a, g, m)
+		if err != nil {
+			return Credentials{}, err
+		}
+		if err := c.merge(n); err != nil {
+			return Credentials{}, err
+		}
+	}
+	return c, nil
 }
 
 // Refusal codes of the join core; the codes of request validation are

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -145,7 +147,7 @@ func TestCarries(t *testing.T) {
 		code string
 	}{
 		{"needed, none", Ask{}, need, Credentials{}, CodeZAKMissing},
-		{"needed, fetched", Ask{}, need, Credentials{ZAK: "z"}, ""},
+		{"needed, fetched", Ask{}, need, Credentials{Values: []Value{{NameZAK, "z"}}}, ""},
 		{"needed, from the backend", Ask{HasZAK: true}, need, Credentials{}, ""},
 		{"not needed", Ask{}, Grant{Role: 1}, Credentials{}, ""},
 	} {
@@ -266,11 +268,31 @@ func (f *fakeZAK) ZAK(_ context.Context, user string) (string, *problem.Error) {
 	return f.zak, f.err
 }
 
-// fixed is a CredentialSource that always gives the same.
-type fixed Credentials
+// fixed is a CredentialSource that always gives the same values.
+type fixed []Value
 
-func (f fixed) Credentials(context.Context, Principal, Ask, Grant) (Credentials, *problem.Error) {
-	return Credentials(f), nil
+func (f fixed) Writes() []string {
+	var names []string
+	for _, v := range f {
+		names = append(names, v.Name)
+	}
+	return names
+}
+
+func (fixed) NeedsMeeting(Principal, Ask, Grant) MeetingLookup { return nil }
+
+func (f fixed) Credentials(context.Context, Principal, Ask, Grant, *MeetingInfo) (Credentials, *problem.Error) {
+	return Credentials{Values: f}, nil
+}
+
+// texts are values as a test failure may print them: the tests' values
+// are no secrets, and Value's own String leaves them out.
+func texts(vs []Value) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Name+"="+v.Text)
+	}
+	return out
 }
 
 func TestZAKSource(t *testing.T) {
@@ -293,8 +315,8 @@ func TestZAKSource(t *testing.T) {
 		{"host, Zoom down, required", &fakeZAK{err: down}, Principal{ZoomUser: "h@x"}, Grant{Role: 1, NeedsZAK: true}, "", "zoom_api_unavailable", 0, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := ZAKSource{Fetcher: c.fetcher, User: "{u}"}.Credentials(context.Background(), c.p, Ask{}, c.g)
-			if err.Code() != c.code || got.ZAK != c.zak || len(got.Warnings) != c.warnings || (len(c.fetcher.users) > 0) != c.asked {
+			got, err := ZAKSource{Fetcher: c.fetcher, User: "{u}"}.Credentials(context.Background(), c.p, Ask{}, c.g, nil)
+			if zak, _ := got.Get(NameZAK); err.Code() != c.code || zak != c.zak || len(got.Warnings) != c.warnings || (len(c.fetcher.users) > 0) != c.asked {
 				t.Fatalf("got %+v, %v; asked %v", got, err, c.fetcher.users)
 			}
 			if c.asked && c.fetcher.users[0] != "h@x" {
@@ -390,7 +412,7 @@ func TestSign(t *testing.T) {
 		p := alice
 		p.ZoomUser = "alice@zoom"
 		res, err := s.Sign(context.Background(), p, a)
-		if err != nil || res.Credentials.ZAK != "the-zak" || f.users[0] != "alice@zoom" {
+		if zak, _ := res.Credentials.Get(NameZAK); err != nil || zak != "the-zak" || f.users[0] != "alice@zoom" {
 			t.Fatalf("%+v %v", res.Credentials, err)
 		}
 	})
@@ -407,7 +429,7 @@ func TestSign(t *testing.T) {
 			{"lifetime", newSigner(t, Meeting, Policy{AnyMeeting: true, Lifetime: 3600}), alice, Ask{From: FromClient, Meeting: "85746065432", ExpiresIn: 7200}, CodeExpirationNotAllowed},
 			{"zak missing", newSigner(t, Meeting, Policy{Host: host, RequireZAKForHost: true, Lifetime: 3600}), alice, ask(FromBackend, "85746065432", 1), CodeZAKMissing},
 			{"zak user missing", newSigner(t, Meeting, Policy{Host: host, RequireZAKForHost: true, Lifetime: 3600}, ZAKSource{Fetcher: &fakeZAK{zak: "z"}}), alice, ask(FromBackend, "85746065432", 1), CodeZAKUserMissing},
-			{"ZAK and OBF", newSigner(t, Meeting, Policy{Host: host, Lifetime: 3600}, fixed{ZAK: "z"}, fixed{OBF: "o"}), alice, ask(FromBackend, "85746065432", 1), CodeCredentialsConflict},
+			{"ZAK and OBF", newSigner(t, Meeting, Policy{Host: host, Lifetime: 3600}, fixed{{NameZAK, "z"}}, fixed{{NameOBF, "o"}}), alice, ask(FromBackend, "85746065432", 1), CodeCredentialsConflict},
 			// A lifetime the config load would refuse: signature refuses
 			// it too, and no token leaves.
 			{"signing failed", newSigner(t, Meeting, Policy{Lifetime: 10}), alice, Ask{From: FromBackend, Meeting: "85746065432", meeting: signature.Meeting{MeetingNumber: signature.MeetingNumber{Digits: "85746065432"}}}, CodeSigningFailed},
@@ -447,4 +469,48 @@ func parsed(t *testing.T, doc string) *joinconfig.Doc {
 		t.Fatalf("%s: %v", doc, err)
 	}
 	return &d
+}
+
+func TestCheckWrites(t *testing.T) {
+	paths := map[string]string{NameZAK: "hostZak", NameOBF: "obfToken", NamePasscode: "passWord", NameRegistrantToken: "tk", NameEmail: "userEmail"}
+	z := &fakeZoom{}
+	all := []CredentialSource{ZAKSource{}, MeetingSource{Passcode: PasscodeFill, Registrar: z}, OBFSource{}}
+	if err := CheckWrites(all, paths); err != nil {
+		t.Fatal(err)
+	}
+	if got := (MeetingSource{Passcode: PasscodeFill}).Writes(); !slices.Equal(got, []string{NamePasscode}) {
+		t.Errorf("passcode only writes %v", got)
+	}
+	noTK := map[string]string{NameZAK: "zak", NamePasscode: "passWord"}
+	if err := CheckWrites(all, noTK); err == nil || !strings.Contains(err.Error(), "writes tk, which has no join-config path") {
+		t.Errorf("a name without a path: %v", err)
+	}
+	if err := CheckWrites([]CredentialSource{ZAKSource{}, fixed{{NameZAK, "z"}}}, paths); err == nil || !strings.Contains(err.Error(), "both write zak") {
+		t.Errorf("two sources of one name: %v", err)
+	}
+}
+
+// TestValueRedacted: a credential printed with %v or %+v, in a log line or
+// a test failure, shows its name and never its text.
+func TestValueRedacted(t *testing.T) {
+	c := Credentials{Values: []Value{{NameZAK, "zak-SECRET"}, {NamePasscode, "pass-SECRET"}}}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c.Values[0]), fmt.Sprint(Result{Credentials: c})} {
+		if strings.Contains(s, "SECRET") || !strings.Contains(s, NameZAK) {
+			t.Errorf("printed as %s", s)
+		}
+	}
+}
+
+// TestLookupWaitsForItsSource: a source before the one that needs the
+// meeting refuses the join without a lookup.
+func TestLookupWaitsForItsSource(t *testing.T) {
+	z := &fakeZoom{info: MeetingInfo{InAccount: true, Passcode: "p"}}
+	down := problem.New(problem.Zoom, "zoom_api_unavailable", "zak", "down")
+	s := newSigner(t, Meeting, Policy{Host: HostRule{Set: true, Any: true}, RequireZAKForHost: true, Lifetime: 7200},
+		ZAKSource{Fetcher: &fakeZAK{err: down}}, MeetingSource{Lookup: z, Passcode: PasscodeAlways})
+	a := Ask{From: FromBackend, Meeting: "81111111111", Role: 1}
+	a.meeting.MeetingNumber.Digits = "81111111111"
+	if _, err := s.Sign(context.Background(), Principal{ID: "h", ZoomUser: "h@x"}, a); err.Code() != "zoom_api_unavailable" || z.lookups != 0 {
+		t.Fatalf("%v, %d lookups", err, z.lookups)
+	}
 }

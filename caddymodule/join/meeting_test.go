@@ -2,10 +2,10 @@ package join
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
-	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 func TestMeetingFromLink(t *testing.T) {
@@ -66,27 +66,43 @@ func TestFromConfigLinkAndPasscode(t *testing.T) {
 	}
 }
 
-type fakeZoom struct {
-	info     zoomapi.MeetingInfo
-	err      *problem.Error
-	lookups  int
-	register []zoomapi.Registrant
+// gathered runs one source as Signer.Sign does, with the meeting lookup
+// it asks for.
+func gathered(src CredentialSource, p Principal, a Ask, g Grant) (Credentials, *problem.Error) {
+	s := Signer{Sources: []CredentialSource{src}}
+	return s.gather(context.Background(), p, a, g)
 }
 
-func (f *fakeZoom) Meeting(context.Context, string) (zoomapi.MeetingInfo, *problem.Error) {
+// creds are the values of a test's expectation, in order.
+func creds(kv ...string) []Value {
+	var vs []Value
+	for i := 0; i+1 < len(kv); i += 2 {
+		vs = append(vs, Value{kv[i], kv[i+1]})
+	}
+	return vs
+}
+
+type fakeZoom struct {
+	info     MeetingInfo
+	err      *problem.Error
+	lookups  int
+	register []Registrant
+}
+
+func (f *fakeZoom) Meeting(context.Context, string) (MeetingInfo, *problem.Error) {
 	f.lookups++
 	return f.info, f.err
 }
 
-func (f *fakeZoom) Register(_ context.Context, _ string, _ zoomapi.MeetingInfo, r zoomapi.Registrant) (string, *problem.Error) {
+func (f *fakeZoom) Register(_ context.Context, _ string, _ MeetingInfo, r Registrant) (string, *problem.Error) {
 	f.register = append(f.register, r)
 	return "tk-of-" + r.Email, nil
 }
 
 func TestMeetingSource(t *testing.T) {
-	own := zoomapi.MeetingInfo{InAccount: true, Passcode: "e3Rf9k"}
-	reg := zoomapi.MeetingInfo{InAccount: true, Passcode: "p", RegistrationRequired: true}
-	carol := Principal{ID: "carol", Registrant: zoomapi.Registrant{Email: "carol@example.com"}}
+	own := MeetingInfo{InAccount: true, Passcode: "e3Rf9k"}
+	reg := MeetingInfo{InAccount: true, Passcode: "p", RegistrationRequired: true}
+	carol := Principal{ID: "carol", Registrant: Registrant{Email: "carol@example.com"}}
 	mtg := func(role int, hasPass bool) Ask {
 		a := Ask{From: FromBackend, Meeting: "85746065432", Role: role, HasPasscode: hasPass}
 		a.meeting.MeetingNumber.Digits = "85746065432"
@@ -96,26 +112,26 @@ func TestMeetingSource(t *testing.T) {
 		name     string
 		mode     PasscodeMode
 		register bool
-		info     zoomapi.MeetingInfo
+		info     MeetingInfo
 		p        Principal
 		a        Ask
-		want     Credentials
+		want     []Value
 		code     string
 		lookups  int
 	}{
-		{"fill an empty passcode", PasscodeFill, false, own, carol, mtg(0, false), Credentials{Passcode: "e3Rf9k", SetPasscode: true}, "", 1},
-		{"fill leaves the backend's", PasscodeFill, false, own, carol, mtg(0, true), Credentials{}, "", 0},
-		{"always overwrites", PasscodeAlways, false, own, carol, mtg(0, true), Credentials{Passcode: "e3Rf9k", SetPasscode: true}, "", 1},
-		{"always writes an empty one", PasscodeAlways, false, zoomapi.MeetingInfo{InAccount: true}, carol, mtg(0, true), Credentials{SetPasscode: true}, "", 1},
-		{"fill has nothing to write", PasscodeFill, false, zoomapi.MeetingInfo{InAccount: true}, carol, mtg(0, false), Credentials{}, "", 1},
-		{"external: nothing", PasscodeAlways, true, zoomapi.MeetingInfo{}, carol, mtg(0, false), Credentials{}, "", 1},
-		{"register", PasscodeOff, true, reg, carol, mtg(0, false), Credentials{RegistrantToken: "tk-of-carol@example.com", Email: "carol@example.com"}, "", 1},
-		{"register and fill", PasscodeFill, true, reg, carol, mtg(0, false), Credentials{Passcode: "p", SetPasscode: true, RegistrantToken: "tk-of-carol@example.com", Email: "carol@example.com"}, "", 1},
-		{"no registration needed", PasscodeOff, true, own, carol, mtg(0, false), Credentials{}, "", 1},
-		{"hosts do not register", PasscodeOff, true, reg, carol, mtg(1, false), Credentials{}, "", 0},
-		{"no email", PasscodeOff, true, reg, Principal{ID: "dan"}, mtg(0, false), Credentials{}, CodeRegistrantEmail, 1},
-		{"manual approval", PasscodeOff, true, zoomapi.MeetingInfo{InAccount: true, RegistrationRequired: true, ManualApproval: true}, carol, mtg(0, false), Credentials{}, CodeRegistrationApproval, 1},
-		{"video: nothing", PasscodeAlways, true, own, carol, Ask{Meeting: "session"}, Credentials{}, "", 0},
+		{"fill an empty passcode", PasscodeFill, false, own, carol, mtg(0, false), creds(NamePasscode, "e3Rf9k"), "", 1},
+		{"fill leaves the backend's", PasscodeFill, false, own, carol, mtg(0, true), nil, "", 0},
+		{"always overwrites", PasscodeAlways, false, own, carol, mtg(0, true), creds(NamePasscode, "e3Rf9k"), "", 1},
+		{"always writes an empty one", PasscodeAlways, false, MeetingInfo{InAccount: true}, carol, mtg(0, true), creds(NamePasscode, ""), "", 1},
+		{"fill has nothing to write", PasscodeFill, false, MeetingInfo{InAccount: true}, carol, mtg(0, false), nil, "", 1},
+		{"external: nothing", PasscodeAlways, true, MeetingInfo{}, carol, mtg(0, false), nil, "", 1},
+		{"register", PasscodeOff, true, reg, carol, mtg(0, false), creds(NameRegistrantToken, "tk-of-carol@example.com", NameEmail, "carol@example.com"), "", 1},
+		{"register and fill", PasscodeFill, true, reg, carol, mtg(0, false), creds(NamePasscode, "p", NameRegistrantToken, "tk-of-carol@example.com", NameEmail, "carol@example.com"), "", 1},
+		{"no registration needed", PasscodeOff, true, own, carol, mtg(0, false), nil, "", 1},
+		{"hosts do not register", PasscodeOff, true, reg, carol, mtg(1, false), nil, "", 0},
+		{"no email", PasscodeOff, true, reg, Principal{ID: "dan"}, mtg(0, false), nil, CodeRegistrantEmail, 1},
+		{"manual approval", PasscodeOff, true, MeetingInfo{InAccount: true, RegistrationRequired: true, ManualApproval: true}, carol, mtg(0, false), nil, CodeRegistrationApproval, 1},
+		{"video: nothing", PasscodeAlways, true, own, carol, Ask{Meeting: "session"}, nil, "", 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			z := &fakeZoom{info: c.info}
@@ -123,18 +139,18 @@ func TestMeetingSource(t *testing.T) {
 			if c.register {
 				src.Registrar = z
 			}
-			got, err := src.Credentials(context.Background(), c.p, c.a, Grant{Role: c.a.Role})
+			got, err := gathered(src, c.p, c.a, Grant{Role: c.a.Role})
 			if err.Code() != c.code || z.lookups != c.lookups {
 				t.Fatalf("%v, %d lookups", err, z.lookups)
 			}
-			if got.Passcode != c.want.Passcode || got.SetPasscode != c.want.SetPasscode || got.RegistrantToken != c.want.RegistrantToken || got.Email != c.want.Email {
-				t.Fatalf("%+v, want %+v", got, c.want)
+			if !slices.Equal(got.Values, c.want) {
+				t.Fatalf("%q, want %q", texts(got.Values), texts(c.want))
 			}
 		})
 	}
 	// A lookup failure refuses the join: the passcode is not guessed.
-	z := &fakeZoom{err: problem.New(problem.Zoom, zoomapi.CodeAPI, "zak", "down")}
-	if _, err := (MeetingSource{Lookup: z, Passcode: PasscodeFill}).Credentials(context.Background(), carol, mtg(0, false), Grant{}); err.Code() != zoomapi.CodeAPI {
+	z := &fakeZoom{err: problem.New(problem.Zoom, "zoom_api_unavailable", "meetingNumber", "down")}
+	if _, err := gathered(MeetingSource{Lookup: z, Passcode: PasscodeFill}, carol, mtg(0, false), Grant{}); err.Code() != "zoom_api_unavailable" {
 		t.Fatalf("Zoom down: %v", err)
 	}
 }
@@ -155,12 +171,12 @@ func TestOBFSource(t *testing.T) {
 		a.meeting.MeetingNumber.Digits = "81111111111"
 		return a
 	}
-	ext := zoomapi.MeetingInfo{InAccount: false}
-	own := zoomapi.MeetingInfo{InAccount: true}
+	ext := MeetingInfo{InAccount: false}
+	own := MeetingInfo{InAccount: true}
 	for _, c := range []struct {
 		name    string
 		when    OBFWhen
-		info    zoomapi.MeetingInfo
+		info    MeetingInfo
 		p       Principal
 		a       Ask
 		want    string
@@ -178,8 +194,8 @@ func TestOBFSource(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := &fakeOBF{}
-			got, err := OBFSource{Fetcher: f, When: c.when, Lookup: &fakeZoom{info: c.info}}.Credentials(context.Background(), c.p, c.a, Grant{Role: c.a.Role})
-			if err.Code() != c.code || got.OBF != c.want || len(f.calls) != c.fetches {
+			got, err := gathered(OBFSource{Fetcher: f, When: c.when, Lookup: &fakeZoom{info: c.info}}, c.p, c.a, Grant{Role: c.a.Role})
+			if obf, _ := got.Get(NameOBF); err.Code() != c.code || obf != c.want || len(f.calls) != c.fetches {
 				t.Fatalf("%+v %v, %v", got, err, f.calls)
 			}
 		})
@@ -187,7 +203,7 @@ func TestOBFSource(t *testing.T) {
 	// With a ZAK from the ZAK step the join is refused, never sent with
 	// both.
 	s := newSigner(t, Meeting, Policy{Lifetime: 7200, Host: HostRule{Set: true, Any: true}},
-		fixed{ZAK: "zak-1"}, OBFSource{Fetcher: &fakeOBF{}, When: OBFAlways})
+		fixed(creds(NameZAK, "zak-1")), OBFSource{Fetcher: &fakeOBF{}, When: OBFAlways})
 	a := mtg(0, false)
 	if _, err := s.Sign(context.Background(), alice, a); err.Code() != CodeCredentialsConflict {
 		t.Fatalf("zak and obf: %v", err)
@@ -196,9 +212,9 @@ func TestOBFSource(t *testing.T) {
 
 // TestOneLookupPerJoin: with both the passcode step and the OBF step's
 // "is it the account's?", a join looks its meeting up once, and the next
-// join looks it up again (the memo lives for one join only).
+// join looks it up again (the answer lives for one join only).
 func TestOneLookupPerJoin(t *testing.T) {
-	z := &fakeZoom{info: zoomapi.MeetingInfo{InAccount: false}}
+	z := &fakeZoom{info: MeetingInfo{InAccount: false}}
 	f := &fakeOBF{}
 	s := newSigner(t, Meeting, Policy{Lifetime: 7200},
 		MeetingSource{Lookup: z, Passcode: PasscodeFill}, OBFSource{Fetcher: f, When: OBFExternal, Lookup: z})
@@ -206,14 +222,14 @@ func TestOneLookupPerJoin(t *testing.T) {
 	a.meeting.MeetingNumber.Digits = "81111111111"
 	for want := 1; want <= 2; want++ {
 		res, err := s.Sign(context.Background(), alice, a)
-		if err != nil || res.Credentials.OBF != "obf-81111111111" {
+		if obf, _ := res.Credentials.Get(NameOBF); err != nil || obf != "obf-81111111111" {
 			t.Fatalf("join %d: %+v %v", want, res.Credentials, err)
 		}
 		if z.lookups != want {
 			t.Fatalf("after join %d: %d lookups", want, z.lookups)
 		}
 	}
-	// One source alone asks as before, without a memo.
+	// One source alone asks once too.
 	z.lookups = 0
 	if _, err := newSigner(t, Meeting, Policy{Lifetime: 7200}, OBFSource{Fetcher: f, When: OBFExternal, Lookup: z}).Sign(context.Background(), alice, a); err != nil || z.lookups != 1 {
 		t.Fatalf("one source: %v, %d lookups", err, z.lookups)

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
-	"github.com/zoomsig/caddy-zoom-signature/caddymodule/zoomapi"
 )
 
 // OBFFetcher fetches an OBF token for a meeting with the site user's own
@@ -38,11 +37,28 @@ type OBFSource struct {
 	Lookup MeetingLookup
 }
 
+// Writes implements CredentialSource.
+func (OBFSource) Writes() []string { return []string{NameOBF} }
+
+// attendee says whether this join may carry an OBF token at all: hosts
+// (role 1) carry the ZAK, and a ZAK from the backend authenticates the
+// join already, which the SDK refuses beside an OBF token.
+func (o OBFSource) attendee(a Ask, g Grant) bool {
+	return g.Role == 0 && a.meeting.MeetingNumber.Digits != "" && !a.HasZAK
+}
+
+// NeedsMeeting implements CredentialSource: OBFExternal asks whether the
+// meeting is the account's.
+func (o OBFSource) NeedsMeeting(_ Principal, a Ask, g Grant) MeetingLookup {
+	if o.When == OBFExternal && o.attendee(a, g) {
+		return o.Lookup
+	}
+	return nil
+}
+
 // Credentials implements CredentialSource.
-func (o OBFSource) Credentials(ctx context.Context, p Principal, a Ask, g Grant) (Credentials, *problem.Error) {
-	if g.Role != 0 || a.meeting.MeetingNumber.Digits == "" || a.HasZAK {
-		// A ZAK from the backend authenticates the join already, and the
-		// SDK refuses a join with both.
+func (o OBFSource) Credentials(ctx context.Context, p Principal, a Ask, g Grant, m *MeetingInfo) (Credentials, *problem.Error) {
+	if !o.attendee(a, g) {
 		return Credentials{}, nil
 	}
 	switch o.When {
@@ -51,17 +67,14 @@ func (o OBFSource) Credentials(ctx context.Context, p Principal, a Ask, g Grant)
 			return Credentials{}, nil
 		}
 	case OBFExternal:
-		info, err := lookupOnce(zoomapi.ForUser(ctx, p.ID), o.Lookup, a.Meeting)
-		if err != nil {
-			return Credentials{}, err
-		}
-		if info.InAccount {
+		// m is nil only without a Lookup, which the config refuses.
+		if m == nil || m.InAccount {
 			return Credentials{}, nil
 		}
 	}
 	tok, err := o.Fetcher.OBF(ctx, p.ID, a.Meeting)
-	if err != nil {
+	if err != nil || tok == "" {
 		return Credentials{}, err
 	}
-	return Credentials{OBF: tok}, nil
+	return Credentials{Values: []Value{{NameOBF, tok}}}, nil
 }

@@ -101,7 +101,7 @@ func (pol *Policy) Decide(p Principal, a Ask) (Grant, *problem.Error) {
 // join that must start the meeting needs the host's ZAK, never a silent
 // host join that cannot.
 func (pol *Policy) Carries(a Ask, g Grant, c Credentials) *problem.Error {
-	if g.NeedsZAK && c.ZAK == "" && !a.HasZAK {
+	if _, zak := c.Get(NameZAK); g.NeedsZAK && !zak && !a.HasZAK {
 		return problem.New(problem.Config, CodeZAKMissing, "zak",
 			"role 1 needs the host's ZAK and none is configured or in the join config; add a zak block, or have the backend provide "+cmp.Or(pol.ZAKField, "zak"))
 	}

@@ -130,7 +130,7 @@ lookup:
 		path, scope string
 		webinar     bool
 	}{{"/meetings/", ScopeMeetingRead, false}, {"/webinars/", ScopeWebinarRead, true}} {
-		r, perr := c.ask(ctx, &d, kind.path+url.PathEscape(digits), kind.scope)
+		r, perr := c.ask(ctx, stepDetails, &d, kind.path+url.PathEscape(digits), kind.scope)
 		if perr != nil {
 			return Details{}, perr
 		}
@@ -139,7 +139,7 @@ lookup:
 			return d, nil // the caller names the missing scope
 		case r.status == http.StatusOK:
 			if !d.meeting(r.body) {
-				return Details{}, zoomError(CodeAPIAnswer, "Zoom's API answered the meeting lookup with something that is not a meeting; try again shortly")
+				return Details{}, stepDetails.refuse(CodeAPIAnswer, "Zoom's API answered the meeting lookup with something that is not a meeting; try again shortly")
 			}
 			d.Webinar = kind.webinar
 			break lookup
@@ -151,13 +151,13 @@ lookup:
 		case r.status == http.StatusTooManyRequests:
 			return Details{}, meetingRateLimited(max(r.retryAfter, time.Second))
 		default:
-			return Details{}, zoomError(CodeAPIAnswer, "Zoom's API did not answer the meeting lookup ("+ZoomCode(r.status, r.body)+"); try again shortly")
+			return Details{}, stepDetails.refuse(CodeAPIAnswer, "Zoom's API did not answer the meeting lookup ("+ZoomCode(r.status, r.body)+"); try again shortly")
 		}
 	}
 	if !d.Found || d.HostID == "" {
 		return d, nil
 	}
-	host, found, perr := c.user(ctx, &d, d.HostID)
+	host, found, perr := c.user(ctx, stepDetails, &d, d.HostID)
 	if perr != nil {
 		return Details{}, perr
 	}
@@ -214,12 +214,14 @@ func (d *Details) meeting(body []byte) bool {
 // ScopeUserRead when the app lacks it.
 func (c *Client) User(ctx context.Context, idOrEmail string) (u User, found bool, missing []string, perr *problem.Error) {
 	var d Details
-	u, found, perr = c.user(ctx, &d, idOrEmail)
+	u, found, perr = c.user(ctx, stepUser, &d, idOrEmail)
 	return u, found, d.MissingScopes, perr
 }
 
-func (c *Client) user(ctx context.Context, d *Details, id string) (User, bool, *problem.Error) {
-	r, perr := c.ask(ctx, d, "/users/"+url.PathEscape(id), ScopeUserRead)
+// user looks a user up in step s: the host of a meeting's details, or the
+// user the doctor asks about.
+func (c *Client) user(ctx context.Context, s step, d *Details, id string) (User, bool, *problem.Error) {
+	r, perr := c.ask(ctx, s, d, "/users/"+url.PathEscape(id), ScopeUserRead)
 	if perr != nil {
 		return User{}, false, perr
 	}
@@ -233,18 +235,18 @@ func (c *Client) user(ctx context.Context, d *Details, id string) (User, bool, *
 			Status string `json:"status"`
 		}
 		if json.Unmarshal(r.body, &a) != nil || a.ID == "" {
-			return User{}, false, zoomError(CodeAPIAnswer, "Zoom's API answered the user lookup with something that is not a user; try again shortly")
+			return User{}, false, s.refuse(CodeAPIAnswer, "Zoom's API answered the user lookup with something that is not a user; try again shortly")
 		}
 		return User{ID: a.ID, Email: a.Email, Active: a.Status == "active"}, true, nil
 	case r.status == http.StatusTooManyRequests:
-		return User{}, false, userRateLimited(max(r.retryAfter, time.Second))
+		return User{}, false, userRateLimited(s, max(r.retryAfter, time.Second))
 	}
-	return User{}, false, zoomError(CodeAPIAnswer, "Zoom's API did not answer the user lookup ("+ZoomCode(r.status, r.body)+"); try again shortly")
+	return User{}, false, s.refuse(CodeAPIAnswer, "Zoom's API did not answer the user lookup ("+ZoomCode(r.status, r.body)+"); try again shortly")
 }
 
 // hostSettings reads the host's settings that decide who may join.
 func (c *Client) hostSettings(ctx context.Context, d *Details) *problem.Error {
-	r, perr := c.ask(ctx, d, "/users/"+url.PathEscape(d.HostID)+"/settings", ScopeSettingsRead)
+	r, perr := c.ask(ctx, stepDetails, d, "/users/"+url.PathEscape(d.HostID)+"/settings", ScopeSettingsRead)
 	if perr != nil {
 		return perr
 	}
@@ -258,18 +260,18 @@ func (c *Client) hostSettings(ctx context.Context, d *Details) *problem.Error {
 			} `json:"meeting_security"`
 		}
 		if json.Unmarshal(r.body, &a) != nil {
-			return zoomError(CodeAPIAnswer, "Zoom's API answered the host's settings with something that is not settings; try again shortly")
+			return stepDetails.refuse(CodeAPIAnswer, "Zoom's API answered the host's settings with something that is not settings; try again shortly")
 		}
 		d.HostOnlyAuthenticatedFromWeb = a.MeetingSecurity.OnlyAuthenticatedFromWeb
 		return nil
 	case r.status == http.StatusTooManyRequests:
-		return userRateLimited(max(r.retryAfter, time.Second))
+		return userRateLimited(stepDetails, max(r.retryAfter, time.Second))
 	}
-	return zoomError(CodeAPIAnswer, "Zoom's API did not answer the host's settings ("+ZoomCode(r.status, r.body)+"); try again shortly")
+	return stepDetails.refuse(CodeAPIAnswer, "Zoom's API did not answer the host's settings ("+ZoomCode(r.status, r.body)+"); try again shortly")
 }
 
-func userRateLimited(d time.Duration) *problem.Error {
-	return zoomError(CodeUserRateLimited, "Zoom rate-limited user lookups; try again in "+max(d, time.Second).Round(time.Second).String())
+func userRateLimited(s step, d time.Duration) *problem.Error {
+	return s.refuse(CodeUserRateLimited, "Zoom rate-limited user lookups; try again in "+max(d, time.Second).Round(time.Second).String())
 }
 
 // reply is one answer of Zoom's API to the doctor.
@@ -281,23 +283,23 @@ type reply struct {
 	denied     bool // 4711: the app lacks the call's scope
 }
 
-// ask is call for the doctor: one GET with the account's access token (a
-// 401 gets a fresh token and one retry), kind "doctor". It notes the
+// ask is call for the doctor: one GET of step s with the account's access
+// token (a 401 gets a fresh token and one retry). It notes the
 // answer's Date and our clock around it in d, and scope in
 // d.MissingScopes when Zoom says the app lacks it. Unlike call, it tells a
 // refusal of the app's credentials from an OAuth server that is down.
-func (c *Client) ask(ctx context.Context, d *Details, path, scope string) (reply, *problem.Error) {
-	a, perr := Authorized(c.token(tokenFailed), func(access string) (Answer, *problem.Error) {
+func (c *Client) ask(ctx context.Context, s step, d *Details, path, scope string) (reply, *problem.Error) {
+	a, perr := Authorized(c.token(tokenFailed(s)), func(access string) (Answer, *problem.Error) {
 		// A copy of the client whose transport keeps the answer's Date:
 		// Call returns no headers, and its signature stays.
 		var date string
 		hc := *c.cfg.HTTPClient
 		hc.Transport = dateTransport{next: transport(c.cfg.HTTPClient), date: &date}
 		sent := c.cfg.Now()
-		status, body, retryAfter, err := Call(ctx, &hc, c.cfg.OnFetch, "doctor", http.MethodGet, c.cfg.APIURL+path, access, nil, c.cfg.Now)
+		status, body, retryAfter, err := Call(ctx, &hc, c.cfg.OnFetch, s.kind, http.MethodGet, c.cfg.APIURL+path, access, nil, c.cfg.Now)
 		received := c.cfg.Now()
 		if err != nil {
-			return Answer{}, zoomError(CodeAPI, "Zoom's API could not be reached; try again shortly")
+			return Answer{}, s.refuse(CodeAPI, "Zoom's API could not be reached; try again shortly")
 		}
 		if t, err := http.ParseTime(date); err == nil {
 			d.ZoomTime, d.Sent, d.Received = t, sent, received
@@ -308,7 +310,7 @@ func (c *Client) ask(ctx context.Context, d *Details, path, scope string) (reply
 	case perr != nil:
 		return reply{}, perr
 	case a.Status == http.StatusUnauthorized:
-		return reply{}, zoomError(CodeOAuth, "Zoom's API refused a fresh access token ("+ZoomCode(a.Status, a.Body)+"); check that the Server-to-Server app is activated")
+		return reply{}, s.refuse(CodeOAuth, "Zoom's API refused a fresh access token ("+ZoomCode(a.Status, a.Body)+"); check that the Server-to-Server app is activated")
 	}
 	r := reply{status: a.Status, body: a.Body, retryAfter: a.RetryAfter}
 	var e struct {
@@ -328,18 +330,22 @@ func (c *Client) ask(ctx context.Context, d *Details, path, scope string) (reply
 	return r, nil
 }
 
-// tokenFailed names why no access token could be had: a 4xx from the
+// tokenFailed names why step s had no access token: a 4xx from the
 // OAuth server refuses the app's credentials (the site's configuration);
 // no answer, a 5xx or a 429 is Zoom's trouble.
-func tokenFailed(err error) *problem.Error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil {
-		if s := re.Response.StatusCode; s/100 == 4 && s != http.StatusTooManyRequests && s != http.StatusRequestTimeout {
-			return problem.New(problem.Config, CodeOAuthRefused, "zoom_api",
-				"Zoom's OAuth server refused the Server-to-Server app ("+OAuthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
+func tokenFailed(s step) func(error) *problem.Error {
+	return func(err error) *problem.Error {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.Response != nil {
+			if st := re.Response.StatusCode; st/100 == 4 && st != http.StatusTooManyRequests && st != http.StatusRequestTimeout {
+				// The configuration's fault: the property names the
+				// block to fix.
+				return problem.New(problem.Config, CodeOAuthRefused, "zoom_api",
+					"Zoom's OAuth server refused the Server-to-Server app ("+OAuthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
+			}
 		}
+		return s.refuse(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+OAuthCause(err)+"); try again shortly")
 	}
-	return zoomError(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+OAuthCause(err)+"); try again shortly")
 }
 
 func transport(c *http.Client) http.RoundTripper {

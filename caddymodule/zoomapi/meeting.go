@@ -7,32 +7,14 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 )
 
-// MeetingInfo is what Zoom's API says of a meeting number, looked up with
-// the account's Server-to-Server token.
-type MeetingInfo struct {
-	// InAccount: the meeting or webinar belongs to the app's account.
-	// False when Zoom answered 3001 for both, a meeting elsewhere, whose
-	// joins need the host's ZAK or an OBF token since 2026-03-02.
-	InAccount bool `json:"in_account"`
-	// Webinar: the number is a webinar's.
-	Webinar bool `json:"webinar,omitempty"`
-	// Passcode is the meeting's passcode: a secret of the meeting, never
-	// logged, sealed when the cache writes it anywhere.
-	Passcode string `json:"passcode,omitempty"`
-	// RegistrationRequired: participants must register first (approval
-	// type 0 or 1), and their join needs the registrant's tk.
-	RegistrationRequired bool `json:"registration_required,omitempty"`
-	// ManualApproval: registrants wait for the host's approval (approval
-	// type 1), so a registration gives no usable tk at once.
-	ManualApproval bool `json:"manual_approval,omitempty"`
-	// Ends is when a scheduled meeting ends (start_time + duration), as a
-	// Unix time; 0 when Zoom gave none (recurring meetings without a
-	// fixed time, instant meetings).
-	Ends int64 `json:"ends,omitempty"`
-}
+// MeetingInfo is what Zoom's API says of a meeting number. The type is
+// package join's, which uses it without importing an HTTP client; its JSON
+// is the record the cache keeps.
+type MeetingInfo = join.MeetingInfo
 
 // Meeting lookup codes.
 const (
@@ -71,7 +53,7 @@ func invalidMeeting(status int, body []byte) *problem.Error {
 // 300) is kept for InvalidTTL.
 func (c *Client) Meeting(ctx context.Context, digits string) (MeetingInfo, *problem.Error) {
 	key := "meeting/" + digits
-	user := userOf(ctx)
+	user := join.UserOf(ctx)
 	v, err := c.cache.Load(ctx, key, func(ctx context.Context) ([]byte, time.Duration, error) {
 		if c.cfg.LookupLimit != nil {
 			if perr := c.cfg.LookupLimit(ctx, user); perr != nil {
@@ -91,12 +73,12 @@ func (c *Client) Meeting(ctx context.Context, digits string) (MeetingInfo, *prob
 		b, err := json.Marshal(kept{MeetingInfo: info})
 		return b, c.cfg.MeetingTTL, err
 	})
-	if perr := c.kept(err, meetingRateLimited, "the meeting could not be looked up; try again shortly"); perr != nil {
+	if perr := c.kept(stepMeeting, err, meetingRateLimited, "the meeting could not be looked up; try again shortly"); perr != nil {
 		return MeetingInfo{}, perr
 	}
 	var k kept
 	if json.Unmarshal(v, &k) != nil {
-		return MeetingInfo{}, zoomError(CodeAPIAnswer, "the meeting lookup kept in the cache cannot be read; try again")
+		return MeetingInfo{}, stepMeeting.refuse(CodeAPIAnswer, "the meeting lookup kept in the cache cannot be read; try again")
 	}
 	if k.Invalid {
 		return MeetingInfo{}, invalidMeeting(http.StatusBadRequest, []byte(`{"code":300}`))
@@ -106,7 +88,7 @@ func (c *Client) Meeting(ctx context.Context, digits string) (MeetingInfo, *prob
 
 func (c *Client) fetchMeeting(ctx context.Context, key, digits string) (MeetingInfo, *problem.Error) {
 	for _, kind := range []string{"meetings", "webinars"} {
-		status, body, retryAfter, perr := c.call(ctx, "meeting", http.MethodGet, "/"+kind+"/"+url.PathEscape(digits), nil)
+		status, body, retryAfter, perr := c.call(ctx, stepMeeting, http.MethodGet, "/"+kind+"/"+url.PathEscape(digits), nil)
 		if perr != nil {
 			return MeetingInfo{}, perr
 		}
@@ -143,12 +125,12 @@ func (c *Client) fetchMeeting(ctx context.Context, key, digits string) (MeetingI
 			c.cache.Hold(key, c.cfg.Now().Add(d))
 			return MeetingInfo{}, meetingRateLimited(d)
 		default:
-			return MeetingInfo{}, zoomError(CodeAPIAnswer, "Zoom's API did not answer the meeting lookup ("+ZoomCode(status, body)+"); try again shortly, or check the app's scopes (meeting:read:meeting:admin)")
+			return MeetingInfo{}, stepMeeting.refuse(CodeAPIAnswer, "Zoom's API did not answer the meeting lookup ("+ZoomCode(status, body)+"); try again shortly, or check the app's scopes (meeting:read:meeting:admin)")
 		}
 	}
 	return MeetingInfo{InAccount: false}, nil
 }
 
 func meetingRateLimited(d time.Duration) *problem.Error {
-	return zoomError(CodeMeetingRateLimited, "Zoom rate-limited meeting lookups; try again in "+max(d, time.Second).Round(time.Second).String())
+	return stepMeeting.refuse(CodeMeetingRateLimited, "Zoom rate-limited meeting lookups; try again in "+max(d, time.Second).Round(time.Second).String())
 }

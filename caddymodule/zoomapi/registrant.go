@@ -8,13 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 )
 
-// Registrant is who registers for a meeting: the signed-in site user.
-type Registrant struct {
-	Email, FirstName, LastName string
-}
+// Registrant is who registers for a meeting: the signed-in site user. The
+// type is package join's, which carries it in a Principal.
+type Registrant = join.Registrant
 
 // Registrant codes.
 const (
@@ -40,7 +40,7 @@ func (c *Client) Register(ctx context.Context, digits string, info MeetingInfo, 
 		}
 		return []byte(tk), c.registrantTTL(info), nil
 	})
-	if perr := c.kept(err, registrantRateLimited, "the registration could not be made; try again shortly"); perr != nil {
+	if perr := c.kept(stepRegistrant, err, registrantRateLimited, "the registration could not be made; try again shortly"); perr != nil {
 		return "", perr
 	}
 	return string(v), nil
@@ -66,7 +66,7 @@ func (c *Client) register(ctx context.Context, key, digits string, info MeetingI
 		first, _, _ = strings.Cut(r.Email, "@")
 	}
 	body, _ := json.Marshal(map[string]string{"email": r.Email, "first_name": first, "last_name": r.LastName})
-	status, answer, retryAfter, perr := c.call(ctx, "registrant", http.MethodPost, "/"+kind+"/"+url.PathEscape(digits)+"/registrants", body)
+	status, answer, retryAfter, perr := c.call(ctx, stepRegistrant, http.MethodPost, "/"+kind+"/"+url.PathEscape(digits)+"/registrants", body)
 	if perr != nil {
 		return "", perr
 	}
@@ -79,7 +79,7 @@ func (c *Client) register(ctx context.Context, key, digits string, info MeetingI
 	case status == http.StatusCreated || status == http.StatusOK:
 		u, err := url.Parse(out.JoinURL)
 		if err != nil || u.Query().Get("tk") == "" {
-			return "", zoomError(CodeAPIAnswer, "Zoom registered the user but its answer has no join link with a tk; try again shortly")
+			return "", stepRegistrant.refuse(CodeAPIAnswer, "Zoom registered the user but its answer has no join link with a tk; try again shortly")
 		}
 		return u.Query().Get("tk"), nil
 	case status == http.StatusTooManyRequests:
@@ -88,12 +88,12 @@ func (c *Client) register(ctx context.Context, key, digits string, info MeetingI
 		return "", registrantRateLimited(d)
 	case registrationRefusals[out.Code].code != "":
 		r := registrationRefusals[out.Code]
-		return "", problem.New(r.fault, r.code, "tk", r.what+" ("+ZoomCode(status, answer)+"); "+r.fix)
+		return "", problem.New(r.fault, r.code, stepRegistrant.property, r.what+" ("+ZoomCode(status, answer)+"); "+r.fix)
 	case out.Code == 300:
 		return "", problem.New(problem.Client, CodeMeetingInvalid, "meetingNumber",
 			"Zoom says the meeting number is not valid ("+ZoomCode(status, answer)+"); check the number the join names")
 	default:
-		return "", zoomError(CodeAPIAnswer, "Zoom's API did not register the user ("+ZoomCode(status, answer)+"); try again shortly, or check the app's scopes (meeting:write:registrant:admin)")
+		return "", stepRegistrant.refuse(CodeAPIAnswer, "Zoom's API did not register the user ("+ZoomCode(status, answer)+"); try again shortly, or check the app's scopes (meeting:write:registrant:admin)")
 	}
 }
 
@@ -111,6 +111,6 @@ var registrationRefusals = map[int]struct {
 }
 
 func registrantRateLimited(d time.Duration) *problem.Error {
-	return problem.New(problem.Zoom, CodeRegistrantRateLimited, "tk",
+	return stepRegistrant.refuse(CodeRegistrantRateLimited,
 		"Zoom rate-limited registrations for this user and meeting; try again in "+max(d, time.Second).Round(time.Second).String())
 }

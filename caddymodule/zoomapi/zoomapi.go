@@ -28,6 +28,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/zoomsig/caddy-zoom-signature/caddymodule/join"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/problem"
 	"github.com/zoomsig/caddy-zoom-signature/caddymodule/state"
 )
@@ -84,8 +85,30 @@ const (
 	CodeAPIAnswer = "zoom_api_error"
 )
 
-func zoomError(code, reason string) *problem.Error {
-	return problem.New(problem.Zoom, code, "zak", reason)
+// step is one kind of call to Zoom's API: kind names it to OnFetch (the
+// metrics), and property is the property its refusals carry, the one the
+// join (or the doctor's question) needed it for. Every refusal of a step,
+// an OAuth failure included, carries the step's property: a meeting
+// lookup that fails is no fault of "zak".
+type step struct{ kind, property string }
+
+// The steps.
+var (
+	stepZAK     = step{"zak", "zak"}
+	stepMeeting = step{"meeting", "meetingNumber"}
+	// The registration's refusals name the tk it was for, as the join
+	// core's registration refusals do.
+	stepRegistrant = step{"registrant", "tk"}
+	// The doctor's questions: a meeting's details (with its host and the
+	// host's settings), and a user of the account, which is the zak user
+	// a host join would carry the ZAK of.
+	stepDetails = step{"doctor", "meetingNumber"}
+	stepUser    = step{"doctor", "zak"}
+)
+
+// refuse is Zoom's refusal in this step.
+func (s step) refuse(code, reason string) *problem.Error {
+	return problem.New(problem.Zoom, code, s.property, reason)
 }
 
 // Client fetches and caches ZAKs. It is safe for concurrent use.
@@ -152,10 +175,11 @@ func New(c Config) (*Client, error) {
 	return cl, nil
 }
 
-// kept turns what the cache's Load answered into a refusal: a hold is
-// Zoom's rate limit (limited, with the time left), a refusal from the
-// fetch stands, and anything else (the storage) is failed, in our words.
-func (c *Client) kept(err error, limited func(time.Duration) *problem.Error, failed string) *problem.Error {
+// kept turns what the cache's Load answered in step s into a refusal: a
+// hold is Zoom's rate limit (limited, with the time left), a refusal from
+// the fetch stands, and anything else (the storage) is failed, in our
+// words.
+func (c *Client) kept(s step, err error, limited func(time.Duration) *problem.Error, failed string) *problem.Error {
 	var held *state.HeldError
 	var locked *state.LockError
 	var store *state.StoreError
@@ -167,13 +191,13 @@ func (c *Client) kept(err error, limited func(time.Duration) *problem.Error, fai
 	case problem.As(err) != nil:
 		return problem.As(err)
 	case errors.As(err, &locked):
-		return problem.New(problem.Config, state.CodeLockTimeout, "meetingNumber",
+		return problem.New(problem.Config, state.CodeLockTimeout, s.property,
 			"the meeting's record in Caddy's storage is locked by another instance and the lock was not had within "+locked.Wait.String()+"; try again shortly (the site's log names the storage and the lock)")
 	case errors.As(err, &store):
-		return problem.New(problem.Config, state.CodeUnavailable, "meetingNumber",
+		return problem.New(problem.Config, state.CodeUnavailable, s.property,
 			"Caddy's storage, where meeting lookups are shared, failed or did not answer in time; try again shortly, and check the storage")
 	}
-	return zoomError(CodeAPI, failed)
+	return s.refuse(CodeAPI, failed)
 }
 
 func (c *Client) newTokenSource() oauth2.TokenSource {
@@ -192,14 +216,14 @@ func (c *Client) ZAK(ctx context.Context, user string) (string, *problem.Error) 
 		}
 		return []byte(tok), c.cfg.ZAKLifetime - c.cfg.Margin, nil
 	})
-	if perr := c.kept(err, rateLimited, "the host's ZAK could not be fetched; try again shortly"); perr != nil {
+	if perr := c.kept(stepZAK, err, rateLimited, "the host's ZAK could not be fetched; try again shortly"); perr != nil {
 		return "", perr
 	}
 	return string(v), nil
 }
 
 func (c *Client) fetchZAK(ctx context.Context, key, user string) (string, *problem.Error) {
-	status, body, retryAfter, perr := c.call(ctx, "zak", http.MethodGet, "/users/"+url.PathEscape(user)+"/token?type=zak", nil)
+	status, body, retryAfter, perr := c.call(ctx, stepZAK, http.MethodGet, "/users/"+url.PathEscape(user)+"/token?type=zak", nil)
 	if perr != nil {
 		return "", perr
 	}
@@ -209,22 +233,22 @@ func (c *Client) fetchZAK(ctx context.Context, key, user string) (string, *probl
 			Token string `json:"token"`
 		}
 		if json.Unmarshal(body, &out) != nil || out.Token == "" {
-			return "", zoomError(CodeAPIAnswer, "Zoom's API answered without a token; try again shortly")
+			return "", stepZAK.refuse(CodeAPIAnswer, "Zoom's API answered without a token; try again shortly")
 		}
 		return out.Token, nil
 	case http.StatusNotFound:
-		return "", zoomError(CodeUserNotFound, "Zoom has no user "+strconv.Quote(user)+" in this account ("+ZoomCode(status, body)+"); check the zak user mapping")
+		return "", stepZAK.refuse(CodeUserNotFound, "Zoom has no user "+strconv.Quote(user)+" in this account ("+ZoomCode(status, body)+"); check the zak user mapping")
 	case http.StatusTooManyRequests:
 		d := max(retryAfter, time.Second)
 		c.cfg.ZAKs.Hold(key, c.cfg.Now().Add(d))
 		return "", rateLimited(d)
 	default:
-		return "", zoomError(CodeAPIAnswer, "Zoom's API did not issue the ZAK ("+ZoomCode(status, body)+"); try again shortly, or check the app's scopes")
+		return "", stepZAK.refuse(CodeAPIAnswer, "Zoom's API did not issue the ZAK ("+ZoomCode(status, body)+"); try again shortly, or check the app's scopes")
 	}
 }
 
 func rateLimited(d time.Duration) *problem.Error {
-	return zoomError(CodeRateLimited, "Zoom rate-limited ZAK requests for this user; try again in "+max(d, time.Second).Round(time.Second).String())
+	return stepZAK.refuse(CodeRateLimited, "Zoom rate-limited ZAK requests for this user; try again in "+max(d, time.Second).Round(time.Second).String())
 }
 
 // Answer is one answer of Zoom's API: its status, its body (at most 64
@@ -277,17 +301,17 @@ func (c *Client) token(failed func(error) *problem.Error) func(stale string) (st
 	}
 }
 
-// call sends a request to Zoom's API with the account's access token. A 401
-// (a token revoked or expired early) gets a fresh token and one retry; the
-// status it returns is the answer's, for the caller to read, and an error
-// only when no answer could be had.
-func (c *Client) call(ctx context.Context, kind, method, path string, reqBody []byte) (int, []byte, time.Duration, *problem.Error) {
+// call sends a request of step s to Zoom's API with the account's access
+// token. A 401 (a token revoked or expired early) gets a fresh token and
+// one retry; the status it returns is the answer's, for the caller to
+// read, and an error only when no answer could be had.
+func (c *Client) call(ctx context.Context, s step, method, path string, reqBody []byte) (int, []byte, time.Duration, *problem.Error) {
 	a, perr := Authorized(c.token(func(err error) *problem.Error {
-		return zoomError(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+OAuthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
+		return s.refuse(CodeOAuth, "Zoom's OAuth server did not issue an access token ("+OAuthCause(err)+"); check account_id, client_id and client_secret, and that the app is activated")
 	}), func(access string) (Answer, *problem.Error) {
-		status, body, retryAfter, err := c.send(ctx, kind, access, method, path, reqBody)
+		status, body, retryAfter, err := c.send(ctx, s.kind, access, method, path, reqBody)
 		if err != nil {
-			return Answer{}, zoomError(CodeAPI, "Zoom's API could not be reached; try again shortly")
+			return Answer{}, s.refuse(CodeAPI, "Zoom's API could not be reached; try again shortly")
 		}
 		return Answer{Status: status, Body: body, RetryAfter: retryAfter}, nil
 	})
@@ -295,7 +319,7 @@ func (c *Client) call(ctx context.Context, kind, method, path string, reqBody []
 	case perr != nil:
 		return 0, nil, 0, perr
 	case a.Status == http.StatusUnauthorized:
-		return 0, nil, 0, zoomError(CodeOAuth, "Zoom's API refused a fresh access token ("+ZoomCode(a.Status, a.Body)+"); check the app's scopes (user:read:token:admin, or user:read:zak; meeting:read:meeting:admin for meeting lookups)")
+		return 0, nil, 0, s.refuse(CodeOAuth, "Zoom's API refused a fresh access token ("+ZoomCode(a.Status, a.Body)+"); check the app's scopes (user:read:token:admin, or user:read:zak; meeting:read:meeting:admin for meeting lookups)")
 	}
 	return a.Status, a.Body, a.RetryAfter, nil
 }
@@ -348,15 +372,7 @@ func seconds(n int64) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-type userKey struct{}
-
 // ForUser names the site user a lookup is for ("" for an anonymous
-// visitor), for Config.LookupLimit.
-func ForUser(ctx context.Context, user string) context.Context {
-	return context.WithValue(ctx, userKey{}, user)
-}
-
-func userOf(ctx context.Context) string {
-	u, _ := ctx.Value(userKey{}).(string)
-	return u
-}
+// visitor), for Config.LookupLimit. It is join.ForUser: the join core
+// names the user when it asks for a meeting.
+func ForUser(ctx context.Context, user string) context.Context { return join.ForUser(ctx, user) }
