@@ -122,8 +122,18 @@ func (a *App) Start() error { return nil }
 // Stop implements caddy.App.
 func (a *App) Stop() error { return nil }
 
-// Cleanup lets go of the pooled Zoom API client.
+// Cleanup writes what the cluster limiter allowed and stops it (before
+// Caddy's stop returns, so the last write lands), and lets go of the
+// pooled Zoom API client.
 func (a *App) Cleanup() error {
+	if a.mu != nil {
+		a.mu.Lock()
+		lim := a.lim
+		a.mu.Unlock()
+		if lim != nil {
+			_ = lim.Close()
+		}
+	}
 	if a.clientKey != "" {
 		_, _ = clients.Delete(a.clientKey)
 	}
